@@ -1,0 +1,157 @@
+//! Building the firmwares and the host simulator into `target/netboot/`.
+
+use crate::util::{self, Result, cmd};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+const UEFI: &str = "x86_64-unknown-uefi";
+const BARE: &str = "x86_64-unknown-none";
+
+/// The packages built (and linted) for each firmware target.
+pub const TARGET_PACKAGES: &[(&str, &[&str])] = &[
+    (
+        UEFI,
+        &[
+            "efi-firmware",
+            "netboot-efi",
+            "netboot-core",
+            "netboot-script",
+            "netboot-image",
+        ],
+    ),
+    (
+        BARE,
+        &[
+            "bios-firmware",
+            "netboot-bios",
+            "netboot-core",
+            "netboot-script",
+            "netboot-image",
+        ],
+    ),
+];
+
+/// iPXE refuses PXE NBPs larger than 0xA0000 − 0x7C00 bytes (platform-notes §2.6).
+const NBP_MAX: u64 = 0x98400;
+
+/// The built artefacts.
+#[derive(Clone, Debug)]
+pub struct Firmware {
+    /// Directory holding the files below.
+    pub dir: PathBuf,
+}
+
+impl Firmware {
+    /// Path of an artefact by file name (`netboot.efi`, `netboot.kpxe`, …).
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+/// Builds all firmwares into `target/netboot/` (or, with `embed`, into
+/// `target/netboot/embed/<script stem>/` from a separate target directory, so the default
+/// build stays intact). `embed` falls back to the `NETBOOT_EMBED` environment variable.
+pub fn build_all(embed: Option<&Path>) -> Result<Firmware> {
+    let root = util::root();
+    let from_env = std::env::var_os("NETBOOT_EMBED")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let embed = embed.map(Path::to_path_buf).or(from_env);
+    let embed = match embed {
+        Some(p) => {
+            let abs = if p.is_absolute() {
+                p
+            } else {
+                std::env::current_dir()?.join(p)
+            };
+            let bytes =
+                fs::read(&abs).map_err(|e| format!("NETBOOT_EMBED={}: {e}", abs.display()))?;
+            if !bytes.starts_with(b"#!ipxe") {
+                eprintln!("warning: {} does not start with #!ipxe", abs.display());
+            }
+            Some(abs)
+        }
+        None => None,
+    };
+    let (target_dir, out) = match &embed {
+        Some(script) => {
+            let stem = script
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("script");
+            (
+                root.join("target").join("embed"),
+                util::out_dir().join("embed").join(stem),
+            )
+        }
+        None => (root.join("target"), util::out_dir()),
+    };
+    fs::create_dir_all(&out)?;
+
+    let cargo_build = |target: Option<&str>, package: &str| -> Result<()> {
+        let mut c = cmd("cargo", &["build", "--release", "-p", package]);
+        c.current_dir(&root).arg("--target-dir").arg(&target_dir);
+        if let Some(t) = target {
+            c.args(["--target", t]);
+        }
+        match &embed {
+            Some(script) => c.env("NETBOOT_EMBED", script),
+            None => c.env_remove("NETBOOT_EMBED"),
+        };
+        util::step(
+            &format!("build {package} ({})", target.unwrap_or("host")),
+            &mut c,
+        )
+    };
+
+    cargo_build(Some(UEFI), "efi-firmware")?;
+    copy(
+        &target_dir
+            .join(UEFI)
+            .join("release/netboot-efi-firmware.efi"),
+        &out.join("netboot.efi"),
+    )?;
+
+    cargo_build(Some(BARE), "bios-firmware")?;
+    for (bin, name) in [
+        ("netboot-kpxe", "netboot.kpxe"),
+        ("netboot-lkrn", "netboot.lkrn"),
+    ] {
+        let elf = target_dir.join(BARE).join("release").join(bin);
+        // Flatten from sections by load address (platform-notes §2.8).
+        util::run(
+            cmd("objcopy", &["-O", "binary"])
+                .arg(&elf)
+                .arg(out.join(name)),
+        )?;
+    }
+
+    cargo_build(None, "host-sim")?;
+    copy(
+        &target_dir.join("release/netboot-sim"),
+        &out.join("netboot-sim"),
+    )?;
+
+    let fw = Firmware { dir: out };
+    report_sizes(&fw)?;
+    Ok(fw)
+}
+
+fn copy(from: &Path, to: &Path) -> Result<()> {
+    fs::copy(from, to).map_err(|e| format!("copy {} -> {}: {e}", from.display(), to.display()))?;
+    Ok(())
+}
+
+fn report_sizes(fw: &Firmware) -> Result<()> {
+    eprintln!("==> built into {}", fw.dir.display());
+    for name in ["netboot.efi", "netboot.kpxe", "netboot.lkrn", "netboot-sim"] {
+        let len = fs::metadata(fw.file(name))?.len();
+        eprintln!("    {name:14} {}", util::size_text(len));
+        if name == "netboot.kpxe" && len > NBP_MAX {
+            return Err(
+                format!("netboot.kpxe is {len} bytes; PXE ROMs accept at most {NBP_MAX}").into(),
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! `cargo xtask`: the project's automation.
+//!
+//! - `cargo xtask demo` — provision, build `netboot.efi` with the demo script embedded,
+//!   serve a real Linux kernel and initrd over HTTP from the host and boot it in QEMU.
+//! - `cargo xtask test` — provision, then every test: format and lint gates, unit and doc
+//!   tests, firmware builds and the QEMU scenarios.
+//! - `cargo xtask build` — the firmwares into `target/netboot/` (`NETBOOT_EMBED=script`
+//!   embeds a script).
+//! - `cargo xtask scenario [NAME…]` — only the QEMU scenarios (after a build).
+//! - `cargo xtask provision` — only the idempotent installation step.
+
+mod demo;
+mod firmware;
+mod lab;
+mod provision;
+mod qemu;
+mod scenario;
+mod util;
+
+use std::process::ExitCode;
+use util::Result;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  demo                      build netboot.efi with the demo script and network-boot Linux in QEMU
+  test [--jobs N] [--skip-lint]
+                            every test: fmt/clippy, unit and doc tests, firmware builds, QEMU scenarios
+  build                     build target/netboot/{netboot.efi,netboot.kpxe,netboot.lkrn,netboot-sim}
+                            (NETBOOT_EMBED=script.ipxe embeds a script)
+  scenario [--jobs N] [--no-build] [NAME...]
+                            run QEMU scenarios from xtask/scenarios/ (all when no NAME;
+                            --no-build reuses the firmware already in target/netboot/)
+  provision                 install packages, rustup targets, the test kernel and initrd
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match command.as_str() {
+        "demo" => demo::run(rest),
+        "test" => run_tests(rest),
+        "build" => firmware::build_all(None).map(|_| ()),
+        "scenario" => run_scenarios(rest),
+        "provision" => provision::run().map(|_| ()),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        other => {
+            eprintln!("xtask: unknown command {other:?}\n");
+            eprint!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask {command}: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Options shared by `test` and `scenario`.
+struct RunOptions {
+    jobs: usize,
+    skip_lint: bool,
+    no_build: bool,
+    names: Vec<String>,
+}
+
+fn parse_run_options(args: &[String]) -> Result<RunOptions> {
+    let mut opts = RunOptions {
+        jobs: 2,
+        skip_lint: false,
+        no_build: false,
+        names: Vec::new(),
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--jobs" | "-j" => {
+                let n = it.next().ok_or("--jobs needs a number")?;
+                opts.jobs = n
+                    .parse()
+                    .map_err(|_| format!("--jobs {n:?}: not a number"))?;
+                opts.jobs = opts.jobs.max(1);
+            }
+            "--skip-lint" => opts.skip_lint = true,
+            "--no-build" => opts.no_build = true,
+            s if s.starts_with('-') => return Err(format!("unknown option {s:?}").into()),
+            name => opts.names.push(name.to_string()),
+        }
+    }
+    Ok(opts)
+}
+
+fn run_scenarios(args: &[String]) -> Result<()> {
+    let opts = parse_run_options(args)?;
+    let assets = provision::run()?;
+    if !opts.no_build {
+        firmware::build_all(None)?;
+    }
+    scenario::run_all(&assets, &opts.names, opts.jobs)
+}
+
+fn run_tests(args: &[String]) -> Result<()> {
+    let opts = parse_run_options(args)?;
+    let started = std::time::Instant::now();
+    let assets = provision::run()?;
+    let root = util::root();
+    if !opts.skip_lint {
+        util::step(
+            "format check",
+            util::cmd("cargo", &["fmt", "--all", "--", "--check"]).current_dir(&root),
+        )?;
+        util::step(
+            "clippy (host)",
+            util::cmd(
+                "cargo",
+                &[
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+            )
+            .current_dir(&root),
+        )?;
+        for (target, packages) in firmware::TARGET_PACKAGES {
+            let mut args = vec!["clippy", "--target", target];
+            for p in *packages {
+                args.extend(["-p", p]);
+            }
+            args.extend(["--", "-D", "warnings"]);
+            util::step(
+                &format!("clippy ({target})"),
+                util::cmd("cargo", &args).current_dir(&root),
+            )?;
+        }
+    }
+    util::step(
+        "unit and doc tests",
+        util::cmd("cargo", &["test", "--workspace"]).current_dir(&root),
+    )?;
+    firmware::build_all(None)?;
+    let result = scenario::run_all(&assets, &opts.names, opts.jobs);
+    eprintln!(
+        "xtask test: finished in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    result
+}

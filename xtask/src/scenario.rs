@@ -1,0 +1,568 @@
+//! QEMU scenarios declared as data: one TOML file per scenario in `xtask/scenarios/`.
+//!
+//! A scenario names the firmware (OVMF or SeaBIOS), how the image boots (from an ESP,
+//! with `-kernel`, or by PXE from the NIC ROM), the network (none, QEMU's user network
+//! with its TFTP server, or a private LAN with dnsmasq/nginx in a fresh namespace), the
+//! console markers that must appear in order, keys to type when a marker appears, the
+//! markers that must never appear, and whether the machine must power itself off.
+//! Scenarios run in parallel, each in its own directory, namespace and QMP socket.
+
+use crate::firmware::{self, Firmware};
+use crate::lab::{self, Lab};
+use crate::provision::Assets;
+use crate::qemu::{self, Ended, Vm};
+use crate::util::{self, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// One scenario file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// What the scenario shows, one line.
+    pub description: String,
+    /// `ovmf` or `seabios`.
+    pub firmware: FirmwareKind,
+    /// QEMU machine type; `q35` under OVMF and `pc` under SeaBIOS by default.
+    pub machine: Option<String>,
+    /// Guest memory in MiB.
+    #[serde(default = "default_memory")]
+    pub memory: u32,
+    /// How the image starts.
+    pub boot: BootKind,
+    /// The image: a name in the firmware output (`netboot.efi`, …) or `asset:NAME`.
+    pub image: String,
+    /// Kernel command line for `boot = "kernel"`.
+    pub append: Option<String>,
+    /// Initrd for `boot = "kernel"` (same naming as `image`).
+    pub initrd: Option<String>,
+    /// Build the firmware with this script embedded (path relative to the repository).
+    pub embed: Option<String>,
+    /// `none`, `user` or `lab`.
+    #[serde(default)]
+    pub network: NetworkKind,
+    /// QEMU NIC model.
+    #[serde(default = "default_nic")]
+    pub nic: String,
+    /// Files served by TFTP (and by HTTP on the lab), name → image reference.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    /// Extra dnsmasq options on the lab network.
+    #[serde(default)]
+    pub dnsmasq: Vec<String>,
+    /// Start nginx on http://192.0.2.1/ on the lab network.
+    #[serde(default)]
+    pub http: bool,
+    /// Seconds before the run fails.
+    #[serde(default = "default_timeout")]
+    pub timeout: u64,
+    /// Console markers that must appear, in this order.
+    pub expect: Vec<String>,
+    /// Console markers that fail the run when they appear.
+    #[serde(default = "default_reject")]
+    pub reject: Vec<String>,
+    /// The machine must power itself off (QMP SHUTDOWN reason `guest-shutdown`).
+    #[serde(default)]
+    pub poweroff: bool,
+    /// Keys to type on the serial console once a marker has appeared.
+    #[serde(default)]
+    pub send: Vec<Send>,
+    /// A harness self-test: the run must fail, with an error containing this text.
+    /// Proves that the checks above catch what they claim to catch.
+    pub must_fail: Option<String>,
+}
+
+/// Keys typed after a marker.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Send {
+    /// The marker to wait for.
+    pub after: String,
+    /// The bytes to type (TOML escapes such as `\u0002` for Ctrl-B work).
+    pub keys: String,
+}
+
+/// Platform firmware.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FirmwareKind {
+    /// UEFI (Debian's OVMF).
+    Ovmf,
+    /// Legacy BIOS (QEMU's SeaBIOS).
+    Seabios,
+}
+
+/// How the image is started.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BootKind {
+    /// OVMF starts `image` as `\EFI\BOOT\BOOTX64.EFI` from a FAT disk.
+    Esp,
+    /// QEMU's `-kernel` loads `image` (Linux boot protocol).
+    Kernel,
+    /// The NIC's option ROM PXE-boots `image` over TFTP.
+    Pxe,
+}
+
+/// The guest network.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkKind {
+    /// No NIC.
+    #[default]
+    None,
+    /// QEMU user-mode network with its DHCP and TFTP servers.
+    User,
+    /// A private LAN with real servers in a fresh network namespace.
+    Lab,
+}
+
+fn default_memory() -> u32 {
+    512
+}
+fn default_nic() -> String {
+    "virtio-net-pci".into()
+}
+fn default_timeout() -> u64 {
+    120
+}
+fn default_reject() -> Vec<String> {
+    ["panicked", "PANIC"].map(String::from).to_vec()
+}
+
+impl Scenario {
+    /// Reads and checks one scenario file.
+    pub fn load(path: &Path) -> Result<Scenario> {
+        let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut s: Scenario =
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        // `{version}` in markers stands for the crate version, so files survive releases.
+        for m in s
+            .expect
+            .iter_mut()
+            .chain(s.send.iter_mut().map(|k| &mut k.after))
+        {
+            *m = m.replace("{version}", env!("CARGO_PKG_VERSION"));
+        }
+        s.check().map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(s)
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.expect.is_empty() || self.expect.iter().any(String::is_empty) {
+            return Err("`expect` must name at least one console marker".into());
+        }
+        match (self.boot, self.network, self.firmware) {
+            (BootKind::Pxe, NetworkKind::None, _) => {
+                return Err("boot = \"pxe\" needs a network".into());
+            }
+            (BootKind::Esp, _, FirmwareKind::Seabios) => {
+                return Err("boot = \"esp\" needs firmware = \"ovmf\"".into());
+            }
+            _ => {}
+        }
+        if self.network != NetworkKind::Lab && (self.http || !self.dnsmasq.is_empty()) {
+            return Err("`http` and `dnsmasq` need network = \"lab\"".into());
+        }
+        Ok(())
+    }
+}
+
+/// The scenario directory.
+pub fn dir() -> PathBuf {
+    util::root().join("xtask").join("scenarios")
+}
+
+/// Loads every scenario (or the named ones), sorted by name.
+pub fn load_all(names: &[String]) -> Result<Vec<(String, Scenario)>> {
+    let mut all = Vec::new();
+    for entry in fs::read_dir(dir())? {
+        let path = entry?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        if names.is_empty() || names.contains(&name) {
+            all.push((name, Scenario::load(&path)?));
+        }
+    }
+    for n in names {
+        if !all.iter().any(|(name, _)| name == n) {
+            return Err(format!("no scenario {n:?} in {}", dir().display()).into());
+        }
+    }
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(all)
+}
+
+/// Runs scenarios on `jobs` worker threads and prints a summary line
+/// `scenarios: N passed, N failed`. Expects the default firmware to be built.
+pub fn run_all(assets: &Assets, names: &[String], jobs: usize) -> Result<()> {
+    lab::reap_stale();
+    let scenarios = load_all(names)?;
+    // Firmware variants with embedded scripts are built first, once each.
+    let mut variants: BTreeMap<Option<String>, Firmware> = BTreeMap::new();
+    variants.insert(
+        None,
+        Firmware {
+            dir: util::out_dir(),
+        },
+    );
+    for (_, s) in &scenarios {
+        if let Some(e) = &s.embed
+            && !variants.contains_key(&Some(e.clone()))
+        {
+            let fw = firmware::build_all(Some(&util::root().join(e)))?;
+            variants.insert(Some(e.clone()), fw);
+        }
+    }
+    eprintln!(
+        "==> running {} QEMU scenarios, {jobs} at a time",
+        scenarios.len()
+    );
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(String, std::result::Result<f64, String>)>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(scenarios.len()).max(1) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some((name, s)) = scenarios.get(i) else {
+                        break;
+                    };
+                    let fw = &variants[&s.embed];
+                    let started = Instant::now();
+                    eprintln!("RUN  {name}: {}", s.description);
+                    let outcome = judge(s, run_one(name, s, fw, assets, i))
+                        .map(|()| started.elapsed().as_secs_f64());
+                    match &outcome {
+                        Ok(secs) => eprintln!("PASS {name} ({secs:.1} s)"),
+                        Err(e) => eprintln!(
+                            "FAIL {name} ({:.1} s): {e}",
+                            started.elapsed().as_secs_f64()
+                        ),
+                    }
+                    results
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((name.clone(), outcome));
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    let failed: Vec<&String> = results
+        .iter()
+        .filter(|(_, r)| r.is_err())
+        .map(|(n, _)| n)
+        .collect();
+    println!(
+        "scenarios: {} passed, {} failed",
+        results.len() - failed.len(),
+        failed.len()
+    );
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "failed scenarios: {}",
+            failed
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+        .into())
+    }
+}
+
+/// Applies `must_fail`: a self-test passes only when the run failed for the stated reason.
+fn judge(s: &Scenario, outcome: Result<()>) -> std::result::Result<(), String> {
+    match (&s.must_fail, outcome) {
+        (None, Ok(())) => Ok(()),
+        (None, Err(e)) => Err(e.to_string()),
+        (Some(want), Ok(())) => Err(format!(
+            "self-test: the run should have failed with {want:?} but passed"
+        )),
+        (Some(want), Err(e)) if e.to_string().contains(want.as_str()) => {
+            let first = e.to_string().lines().next().unwrap_or_default().to_string();
+            eprintln!("     failed as it should: {first}");
+            Ok(())
+        }
+        (Some(want), Err(e)) => Err(format!(
+            "self-test: expected a failure with {want:?}, got: {e}"
+        )),
+    }
+}
+
+/// Resolves an image reference: `asset:NAME` from the assets, else a firmware output.
+fn resolve(reference: &str, fw: &Firmware, assets: &Assets) -> Result<PathBuf> {
+    let path = match reference.strip_prefix("asset:") {
+        Some(name) => assets.dir.join(name),
+        None => fw.file(reference),
+    };
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!("image {reference:?} not found at {}", path.display()).into())
+    }
+}
+
+/// Runs one scenario in `target/netboot/runs/<name>/`.
+pub fn run_one(name: &str, s: &Scenario, fw: &Firmware, assets: &Assets, seq: usize) -> Result<()> {
+    let work = util::out_dir().join("runs").join(name);
+    let _ = fs::remove_dir_all(&work);
+    fs::create_dir_all(&work)?;
+    let qmp = std::env::temp_dir().join(format!("netboot-qmp-{}-{seq}.sock", std::process::id()));
+    let image = resolve(&s.image, fw, assets)?;
+
+    let mut q = qemu::base_command(&qmp);
+    let machine = s.machine.clone().unwrap_or_else(|| match s.firmware {
+        FirmwareKind::Ovmf => "q35".into(),
+        FirmwareKind::Seabios => "pc".into(),
+    });
+    q.args(["-machine", &machine, "-m", &s.memory.to_string()]);
+    match s.firmware {
+        FirmwareKind::Ovmf => {
+            let vars = work.join("OVMF_VARS.fd");
+            fs::copy(qemu::OVMF_VARS, &vars)
+                .map_err(|e| format!("{}: {e} (is ovmf installed?)", qemu::OVMF_VARS))?;
+            q.arg("-drive").arg(format!(
+                "if=pflash,format=raw,readonly=on,file={}",
+                qemu::OVMF_CODE
+            ));
+            q.arg("-drive")
+                .arg(format!("if=pflash,format=raw,file={}", vars.display()));
+        }
+        FirmwareKind::Seabios => {
+            q.args(["-vga", "std"]);
+        }
+    }
+    // The TFTP/HTTP root shared by QEMU's user network and the lab's servers.
+    let serve = work.join("srv");
+    fs::create_dir_all(&serve)?;
+    for (served, reference) in &s.files {
+        fs::copy(resolve(reference, fw, assets)?, serve.join(served))?;
+    }
+    let boot_file = image
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("boot")
+        .to_string();
+    match s.boot {
+        BootKind::Esp => {
+            let esp = work.join("esp");
+            fs::create_dir_all(esp.join("EFI/BOOT"))?;
+            fs::copy(&image, esp.join("EFI/BOOT/BOOTX64.EFI"))?;
+            q.arg("-drive").arg(format!(
+                "file=fat:rw:{},format=raw,if=none,id=esp",
+                esp.display()
+            ));
+            q.args(["-device", "virtio-blk-pci,drive=esp,bootindex=0"]);
+        }
+        BootKind::Kernel => {
+            q.arg("-kernel").arg(&image);
+            if let Some(a) = &s.append {
+                q.args(["-append", a]);
+            }
+            if let Some(i) = &s.initrd {
+                q.arg("-initrd").arg(resolve(i, fw, assets)?);
+            }
+        }
+        BootKind::Pxe => {
+            fs::copy(&image, serve.join(&boot_file))?;
+        }
+    }
+    // NIC: PXE boot makes it the boot device; otherwise OVMF gets its own driver
+    // (`romfile=`) so SNP comes from the platform firmware, not from iPXE.
+    let nic_opts = match (s.boot, s.firmware) {
+        (BootKind::Pxe, _) => ",bootindex=1".to_string(),
+        (_, FirmwareKind::Ovmf) => ",romfile=".to_string(),
+        _ => String::new(),
+    };
+    let mut lab = None;
+    match s.network {
+        NetworkKind::None => {}
+        NetworkKind::User => {
+            let mut netdev = format!("user,id=n0,tftp={}", serve.display());
+            if s.boot == BootKind::Pxe {
+                netdev.push_str(&format!(",bootfile={boot_file}"));
+            }
+            q.args([
+                "-netdev",
+                &netdev,
+                "-device",
+                &format!("{},netdev=n0{nic_opts}", s.nic),
+            ]);
+        }
+        NetworkKind::Lab => {
+            let mut l = Lab::create(seq, &work)?;
+            let mut opts = s.dnsmasq.clone();
+            if s.boot == BootKind::Pxe && !opts.iter().any(|o| o.starts_with("--dhcp-boot")) {
+                opts.push(format!("--dhcp-boot={boot_file}"));
+            }
+            l.start_dnsmasq(&serve, &opts)?;
+            if s.http {
+                l.start_nginx(&serve)?;
+            }
+            q.args([
+                "-netdev",
+                &format!("tap,id=n0,ifname={},script=no,downscript=no", lab::TAP),
+            ]);
+            q.args(["-device", &format!("{},netdev=n0{nic_opts}", s.nic)]);
+            lab = Some(l);
+        }
+    }
+    let q = match &lab {
+        Some(l) => l.wrap(&q),
+        None => q,
+    };
+    let log = work.join("serial.log");
+    let mut vm = Vm::spawn(q, &qmp, &log)?;
+    let outcome = watch(&mut vm, s);
+    vm.kill();
+    drop(lab);
+    outcome.map_err(|e| {
+        format!(
+            "{e}\n--- last console lines ({}) ---\n{}\n---",
+            log.display(),
+            qemu::tail(&vm.text(), 25)
+        )
+        .into()
+    })
+}
+
+/// Follows the console until the scenario's expectations are met or broken.
+fn watch(vm: &mut Vm, s: &Scenario) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(s.timeout);
+    let mut sent = vec![false; s.send.len()];
+    loop {
+        let ended = vm.wait(deadline);
+        let text = vm.text();
+        if let Some(bad) = s.reject.iter().find(|r| text.contains(r.as_str())) {
+            return Err(format!("console shows rejected marker {bad:?}").into());
+        }
+        for (i, send) in s.send.iter().enumerate() {
+            if !sent[i] && text.contains(&send.after) {
+                vm.send(send.keys.as_bytes())?;
+                sent[i] = true;
+            }
+        }
+        let missing = first_missing(&text, &s.expect);
+        match (&ended, missing) {
+            (Ended::Running, None) if !s.poweroff => return Ok(()),
+            (Ended::Running, _) if Instant::now() >= deadline => {
+                return Err(match missing {
+                    Some(m) => format!("timed out after {} s waiting for {m:?}", s.timeout),
+                    None => format!(
+                        "timed out after {} s waiting for the machine to power off",
+                        s.timeout
+                    ),
+                }
+                .into());
+            }
+            (Ended::Running, _) => {}
+            (Ended::Exited { status, reason }, missing) => {
+                if let Some(m) = missing {
+                    return Err(format!(
+                        "QEMU exited ({status}, {reason:?}) before {m:?} appeared"
+                    )
+                    .into());
+                }
+                if s.poweroff && reason.as_deref() != Some("guest-shutdown") {
+                    return Err(format!(
+                        "the machine did not power off: QEMU exited ({status}) with shutdown reason {reason:?}"
+                    )
+                    .into());
+                }
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// The first marker of `expect` not found in order in `text`.
+fn first_missing<'a>(text: &str, expect: &'a [String]) -> Option<&'a str> {
+    let mut pos = 0;
+    for marker in expect {
+        match text[pos..].find(marker.as_str()) {
+            Some(at) => pos += at + marker.len(),
+            None => return Some(marker),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_must_appear_in_order() {
+        let expect = vec!["a".to_string(), "b".to_string()];
+        assert_eq!(first_missing("xx a yy b", &expect), None);
+        assert_eq!(first_missing("b then a", &expect), Some("b"));
+        assert_eq!(first_missing("", &expect), Some("a"));
+    }
+
+    #[test]
+    fn every_scenario_file_parses_and_is_consistent() {
+        let all = load_all(&[]).expect("scenarios load");
+        assert!(!all.is_empty());
+        for (name, s) in &all {
+            assert!(!s.description.is_empty(), "{name}");
+            // Linux markers must be the one the provisioned initrd prints.
+            for e in s.expect.iter().filter(|e| e.starts_with("NETBOOT-INITRD")) {
+                assert!(
+                    e.starts_with(crate::provision::INITRD_MARKER),
+                    "{name}: {e}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn must_fail_inverts_the_verdict_only_for_the_stated_reason() {
+        let mut s: Scenario = toml::from_str(
+            r#"
+            description = "x"
+            firmware = "seabios"
+            boot = "kernel"
+            image = "netboot.lkrn"
+            expect = ["netboot"]
+            must_fail = "did not power off"
+        "#,
+        )
+        .expect("parses");
+        assert!(judge(&s, Err("the machine did not power off: reset".into())).is_ok());
+        assert!(judge(&s, Err("timed out".into())).is_err());
+        assert!(judge(&s, Ok(())).is_err());
+        s.must_fail = None;
+        assert!(judge(&s, Ok(())).is_ok());
+        assert!(judge(&s, Err("timed out".into())).is_err());
+    }
+
+    #[test]
+    fn inconsistent_scenarios_are_rejected() {
+        let bad = r#"
+            description = "x"
+            firmware = "seabios"
+            boot = "esp"
+            image = "netboot.efi"
+            expect = ["netboot"]
+        "#;
+        let s: Scenario = toml::from_str(bad).expect("parses");
+        assert!(s.check().is_err());
+        let unknown = format!("{bad}\nbogus = 1\n");
+        assert!(toml::from_str::<Scenario>(&unknown).is_err());
+    }
+}
