@@ -21,6 +21,8 @@ extern crate alloc;
 extern crate std;
 
 pub mod embed;
+pub mod error;
+pub mod net;
 pub mod platform;
 pub mod proto;
 pub mod settings;

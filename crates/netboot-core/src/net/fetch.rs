@@ -1,0 +1,553 @@
+//! `fetch(uri)`: downloads over TFTP or HTTP into a [`Sink`], with progress reporting,
+//! redirects, keep-alive reuse and Ctrl-C cancellation.
+
+use super::{NetDevice, Step, UdpLink, Waiter};
+use crate::error::Error;
+use crate::proto::Millis;
+use crate::proto::http::{
+    Event, HttpConfig, HttpError, Method, Outcome, Redirects, Request, ResponseReader,
+};
+use crate::proto::tftp::{DEFAULT_WINDOWSIZE, TftpConfig, TftpTransfer};
+use crate::uri::{Host, Scheme, Uri};
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::net::Ipv4Addr;
+use smoltcp::phy::Device;
+use smoltcp::socket::tcp;
+use smoltcp::wire::IpAddress;
+
+/// Where downloaded bytes go. The only copy on the receive path is into the sink.
+pub trait Sink {
+    /// The total size became known (`Content-Length`, `tsize`): presize, or refuse with
+    /// [`Error::TooLarge`] / [`Error::OutOfMemory`].
+    fn expect_size(&mut self, size: u64) -> Result<(), Error>;
+    /// Stores `data` at byte `offset` (downloads are sequential).
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), Error>;
+    /// Discards everything (a redirect or retry starts again).
+    fn reset(&mut self);
+}
+
+/// A [`Sink`] into a `Vec<u8>` with a size limit; allocation failures are errors.
+#[derive(Debug, Default)]
+pub struct VecSink {
+    /// The bytes received.
+    pub data: Vec<u8>,
+    limit: u64,
+}
+
+impl VecSink {
+    /// A sink that accepts at most `limit` bytes.
+    pub fn new(limit: u64) -> Self {
+        VecSink {
+            data: Vec::new(),
+            limit,
+        }
+    }
+}
+
+impl Sink for VecSink {
+    fn expect_size(&mut self, size: u64) -> Result<(), Error> {
+        if size > self.limit {
+            return Err(Error::TooLarge {
+                size,
+                limit: self.limit,
+            });
+        }
+        let extra = (size as usize).saturating_sub(self.data.len());
+        self.data
+            .try_reserve_exact(extra)
+            .map_err(|_| Error::OutOfMemory { size })
+    }
+
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), Error> {
+        let end = offset + data.len() as u64;
+        if end > self.limit {
+            return Err(Error::TooLarge {
+                size: end,
+                limit: self.limit,
+            });
+        }
+        let offset = offset as usize;
+        if offset > self.data.len() {
+            // Downloads are sequential; a hole means a protocol engine bug, not input.
+            return Err(Error::Connection {
+                peer: String::new(),
+                why: "download skipped bytes",
+            });
+        }
+        let overlap = (self.data.len() - offset).min(data.len());
+        self.data[offset..offset + overlap].copy_from_slice(&data[..overlap]);
+        let rest = &data[overlap..];
+        self.data
+            .try_reserve(rest.len())
+            .map_err(|_| Error::OutOfMemory { size: end })?;
+        self.data.extend_from_slice(rest);
+        Ok(())
+    }
+
+    fn reset(&mut self) {
+        self.data.clear();
+    }
+}
+
+/// Download progress, for a progress line (`percent`, bytes, rate).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// What is being fetched.
+    pub uri: String,
+    /// Bytes received.
+    pub received: u64,
+    /// Total size, when the server said.
+    pub total: Option<u64>,
+    /// Milliseconds since the transfer started.
+    pub elapsed_ms: Millis,
+    /// Whether this is the final report.
+    pub done: bool,
+}
+
+impl Progress {
+    /// Percentage done, when the total is known.
+    pub fn percent(&self) -> Option<u64> {
+        self.total
+            .filter(|&t| t > 0)
+            .map(|t| (self.received.min(t) * 100) / t)
+    }
+
+    /// Average rate in bytes per second.
+    pub fn rate(&self) -> u64 {
+        self.received * 1000 / self.elapsed_ms.max(1)
+    }
+}
+
+/// A finished download.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Download {
+    /// The URI the bytes came from (after redirects).
+    pub uri: String,
+    /// Bytes received.
+    pub size: u64,
+    /// Milliseconds the transfer took.
+    pub elapsed_ms: Millis,
+}
+
+/// Minimum interval between progress reports.
+const PROGRESS_MS: Millis = 250;
+/// How long a TCP connection attempt may take.
+const CONNECT_TIMEOUT_MS: Millis = 15_000;
+
+/// A kept-alive HTTP connection.
+pub(super) struct Connection {
+    handle: smoltcp::iface::SocketHandle,
+    peer: (Ipv4Addr, u16),
+}
+
+/// A [`Sink`] that only records the announced size (for `HEAD`).
+struct SizeOnly(Option<u64>);
+
+impl Sink for SizeOnly {
+    fn expect_size(&mut self, size: u64) -> Result<(), Error> {
+        self.0 = Some(size);
+        Ok(())
+    }
+    fn write_at(&mut self, _offset: u64, _data: &[u8]) -> Result<(), Error> {
+        Ok(())
+    }
+    fn reset(&mut self) {
+        self.0 = None;
+    }
+}
+
+/// Rate-limits progress reports.
+struct Reporter {
+    uri: String,
+    start: Millis,
+    last: Millis,
+}
+
+impl Reporter {
+    fn new(uri: &Uri, start: Millis) -> Self {
+        Reporter {
+            uri: uri.to_string(),
+            start,
+            last: start,
+        }
+    }
+
+    fn report(
+        &mut self,
+        w: &mut impl Waiter,
+        now: Millis,
+        received: u64,
+        total: Option<u64>,
+        done: bool,
+    ) {
+        if done || now >= self.last + PROGRESS_MS {
+            self.last = now;
+            let elapsed_ms = now - self.start;
+            w.progress(&Progress {
+                uri: self.uri.clone(),
+                received,
+                total,
+                elapsed_ms,
+                done,
+            });
+        }
+    }
+}
+
+impl<D: Device> NetDevice<D> {
+    /// Downloads `uri` into `sink`, reporting progress through `w`.
+    pub fn fetch(
+        &mut self,
+        w: &mut impl Waiter,
+        uri: &Uri,
+        sink: &mut impl Sink,
+    ) -> Result<Download, Error> {
+        match uri.scheme_kind() {
+            Scheme::Tftp => self.fetch_tftp(w, uri, sink),
+            Scheme::Http => self.fetch_http(w, uri, Method::Get, sink),
+            _ => Err(Error::UnsupportedScheme(uri.scheme().to_string())),
+        }
+    }
+
+    /// Asks an HTTP server for the size of `uri` without downloading it (`HEAD`).
+    pub fn http_size(&mut self, w: &mut impl Waiter, uri: &Uri) -> Result<Option<u64>, Error> {
+        let mut sink = SizeOnly(None);
+        self.fetch_http(w, uri, Method::Head, &mut sink)?;
+        Ok(sink.0)
+    }
+
+    fn host_ip(&mut self, w: &mut impl Waiter, uri: &Uri) -> Result<Ipv4Addr, Error> {
+        match uri.host() {
+            Some(Host::Ipv4(ip)) => Ok(*ip),
+            Some(Host::Name(name)) if !name.is_empty() => {
+                let name = name.clone();
+                self.resolve(w, &name)
+            }
+            _ => Err(Error::UnsupportedScheme(uri.to_string())),
+        }
+    }
+
+    fn fetch_tftp(
+        &mut self,
+        w: &mut impl Waiter,
+        uri: &Uri,
+        sink: &mut impl Sink,
+    ) -> Result<Download, Error> {
+        self.require_config()?;
+        let ip = self.host_ip(w, uri)?;
+        let port = self.ephemeral_port();
+        let mut config = TftpConfig::from_uri(uri, ip, port)?;
+        config.windowsize = Some(DEFAULT_WINDOWSIZE);
+        let start = w.now_ms();
+        let mut transfer = TftpTransfer::new(config, start)?;
+        let mut link = UdpLink::socket(self, port);
+        let mut reporter = Reporter::new(uri, start);
+        let mut told_size = false;
+        let result = self.drive(w, &mut link, |dev, now, link, w| {
+            loop {
+                let delivered = link.recv_with(dev, |from, payload| {
+                    match transfer.handle(now, from, payload) {
+                        Ok(Some(chunk)) => sink.write_at(chunk.offset, chunk.data),
+                        Ok(None) => Ok(()),
+                        Err(e) => Err(Error::Tftp(e)),
+                    }
+                });
+                match delivered {
+                    None => break,
+                    Some(Ok(())) => {}
+                    Some(Err(e)) => return Step::Done(Err(e)),
+                }
+            }
+            // Transmit after receiving, so each ACK leaves in the same iteration.
+            while let Some(d) = transfer.poll_transmit(now) {
+                link.send(dev, &d);
+            }
+            if !told_size && let Some(size) = transfer.size_hint() {
+                told_size = true;
+                if let Err(e) = sink.expect_size(size) {
+                    return Step::Done(Err(e));
+                }
+            }
+            if let Some(e) = transfer.error() {
+                return Step::Done(Err(Error::Tftp(e.clone())));
+            }
+            let done = transfer.is_done();
+            reporter.report(w, now, transfer.received(), transfer.size_hint(), done);
+            if done {
+                Step::Done(Ok(()))
+            } else {
+                Step::Wait(transfer.poll_deadline())
+            }
+        });
+        link.close(self);
+        result?;
+        Ok(Download {
+            uri: uri.to_string(),
+            size: transfer.received(),
+            elapsed_ms: w.now_ms() - start,
+        })
+    }
+
+    fn fetch_http(
+        &mut self,
+        w: &mut impl Waiter,
+        uri: &Uri,
+        method: Method,
+        sink: &mut impl Sink,
+    ) -> Result<Download, Error> {
+        self.require_config()?;
+        let start = w.now_ms();
+        let mut redirects = Redirects::default();
+        let mut current = uri.clone();
+        loop {
+            if current.scheme_kind() != Scheme::Http {
+                return Err(Error::UnsupportedScheme(current.scheme().to_string()));
+            }
+            sink.reset();
+            // A kept-alive connection may have been closed by the server meanwhile: then
+            // the request fails before any response byte and is retried once, fresh.
+            let outcome = match self.http_exchange(w, &current, method, sink, start, true) {
+                Err(Error::Http(HttpError::ClosedBeforeHead { .. })) if self.http_reused => {
+                    sink.reset();
+                    self.http_exchange(w, &current, method, sink, start, false)?
+                }
+                other => other?,
+            };
+            match outcome {
+                Exchange::Done(size) => {
+                    return Ok(Download {
+                        uri: current.to_string(),
+                        size,
+                        elapsed_ms: w.now_ms() - start,
+                    });
+                }
+                Exchange::Redirect(head) => match redirects.check(&head)? {
+                    Outcome::Redirect(location) => current = current.resolve(location)?,
+                    // Only 2xx is a success, and 2xx never takes the redirect path.
+                    Outcome::Success => return Err(Error::Http(HttpError::UnexpectedSwitch)),
+                },
+            }
+        }
+    }
+
+    /// One request/response on a (possibly reused) connection.
+    fn http_exchange(
+        &mut self,
+        w: &mut impl Waiter,
+        uri: &Uri,
+        method: Method,
+        sink: &mut impl Sink,
+        start: Millis,
+        allow_reuse: bool,
+    ) -> Result<Exchange, Error> {
+        let ip = self.host_ip(w, uri)?;
+        let port = uri.port_or_default().unwrap_or(80);
+        let host = match uri.host() {
+            Some(Host::Name(n)) => n.clone(),
+            _ => ip.to_string(),
+        };
+        let peer = alloc::format!("{host}:{port}");
+        let handle = self.http_connect(w, (ip, port), &peer, allow_reuse)?;
+        let target = uri.request_target();
+        let user = uri.user();
+        let password = uri.password();
+        let mut request = Request::new(method, &host, port, &target);
+        if let Some(user) = user.as_deref() {
+            request = request.basic_auth(user, password.as_deref().unwrap_or(""));
+        }
+        let bytes = request.encode()?;
+        let mut reader = ResponseReader::new(method, HttpConfig::default(), w.now_ms());
+        let mut sent = 0;
+        let mut reporter = Reporter::new(uri, start);
+        let mut total = None;
+        let mut redirect = None;
+        let mut link = ();
+        let result = self.drive(w, &mut link, |dev, now, _, w| {
+            let socket = dev.sockets.get_mut::<tcp::Socket>(handle);
+            if sent < bytes.len() && socket.can_send() {
+                sent += socket.send_slice(&bytes[sent..]).unwrap_or(0);
+            }
+            let mut finished = None;
+            while finished.is_none() && socket.can_recv() {
+                let r = socket
+                    .recv(|buf| feed_all(&mut reader, now, buf, sink, &mut total, &mut finished));
+                match r {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Step::Done(Err(e)),
+                    Err(_) => break,
+                }
+            }
+            if finished.is_none() && !socket.may_recv() && sent == bytes.len() {
+                // The peer closed: that ends a close-delimited body, or is an error.
+                match reader.eof() {
+                    Ok(()) => finished = Some(Finished::Complete),
+                    Err(e) => return Step::Done(Err(Error::Http(e))),
+                }
+            }
+            if let Err(e) = reader.poll_timeout(now) {
+                return Step::Done(Err(Error::Http(e)));
+            }
+            match finished {
+                Some(Finished::Complete) => {
+                    reporter.report(w, now, reader.body_received(), total, true);
+                    Step::Done(Ok(()))
+                }
+                Some(Finished::Redirect) => {
+                    redirect = reader.head().cloned();
+                    Step::Done(Ok(()))
+                }
+                None => {
+                    reporter.report(w, now, reader.body_received(), total, false);
+                    Step::Wait(reader.deadline())
+                }
+            }
+        });
+        let reusable = result.is_ok() && redirect.is_none() && reader.can_reuse();
+        self.http_release(handle, (ip, port), reusable);
+        result?;
+        match redirect {
+            Some(head) => Ok(Exchange::Redirect(head)),
+            None => Ok(Exchange::Done(reader.body_received())),
+        }
+    }
+
+    /// A connected TCP socket to `peer`: the kept-alive one if it still works.
+    fn http_connect(
+        &mut self,
+        w: &mut impl Waiter,
+        peer: (Ipv4Addr, u16),
+        name: &str,
+        allow_reuse: bool,
+    ) -> Result<smoltcp::iface::SocketHandle, Error> {
+        self.http_reused = false;
+        if let Some(conn) = self.http_conn.take() {
+            let socket = self.sockets.get_mut::<tcp::Socket>(conn.handle);
+            if allow_reuse && conn.peer == peer && socket.may_send() && socket.may_recv() {
+                self.http_reused = true;
+                return Ok(conn.handle);
+            }
+            socket.abort();
+            self.poll(w.now_ms());
+            self.sockets.remove(conn.handle);
+        }
+        let b = self.buffers;
+        let mut socket = tcp::Socket::new(
+            tcp::SocketBuffer::new(vec![0; b.tcp_rx]),
+            tcp::SocketBuffer::new(vec![0; b.tcp_tx]),
+        );
+        socket.set_nagle_enabled(false);
+        let local = self.ephemeral_port();
+        socket
+            .connect(
+                self.iface.context(),
+                (IpAddress::Ipv4(peer.0), peer.1),
+                local,
+            )
+            .map_err(|_| Error::Connection {
+                peer: name.to_string(),
+                why: "cannot start a connection",
+            })?;
+        let handle = self.sockets.add(socket);
+        let deadline = w.now_ms() + CONNECT_TIMEOUT_MS;
+        let mut link = ();
+        let result = self.drive(w, &mut link, |dev, now, _, _| {
+            let socket = dev.sockets.get_mut::<tcp::Socket>(handle);
+            match socket.state() {
+                tcp::State::Established => Step::Done(Ok(())),
+                tcp::State::Closed => Step::Done(Err(Error::Connection {
+                    peer: name.to_string(),
+                    why: "connection refused (is the HTTP server running on that port?)",
+                })),
+                _ if now >= deadline => Step::Done(Err(Error::Connection {
+                    peer: name.to_string(),
+                    why: "timed out after 15 s (check the address, route and firewall)",
+                })),
+                _ => Step::Wait(Some(deadline)),
+            }
+        });
+        if let Err(e) = result {
+            self.sockets.remove(handle);
+            return Err(e);
+        }
+        Ok(handle)
+    }
+
+    /// Keeps a connection for reuse, or closes it (the FIN goes out with later polls).
+    fn http_release(
+        &mut self,
+        handle: smoltcp::iface::SocketHandle,
+        peer: (Ipv4Addr, u16),
+        reusable: bool,
+    ) {
+        if !reusable {
+            let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+            socket.abort();
+        }
+        self.http_conn = Some(Connection { handle, peer });
+    }
+}
+
+/// How an HTTP exchange ended.
+enum Exchange {
+    /// The body is complete; its size.
+    Done(u64),
+    /// A redirect: the head to classify.
+    Redirect(crate::wire::http::ResponseHead),
+}
+
+enum Finished {
+    Complete,
+    Redirect,
+}
+
+/// Feeds everything in `buf` to the reader, copying body bytes into the sink. Returns the
+/// bytes consumed for smoltcp and whether to stop.
+fn feed_all(
+    reader: &mut ResponseReader,
+    now: Millis,
+    buf: &[u8],
+    sink: &mut impl Sink,
+    total: &mut Option<u64>,
+    finished: &mut Option<Finished>,
+) -> (usize, Result<(), Error>) {
+    let mut off = 0;
+    loop {
+        let (n, event) = match reader.feed(now, &buf[off..]) {
+            Ok(r) => r,
+            Err(e) => return (off, Err(Error::Http(e))),
+        };
+        off += n;
+        match event {
+            None => return (off, Ok(())),
+            Some(Event::Head(info)) => {
+                if (300..400).contains(&info.status) {
+                    *finished = Some(Finished::Redirect);
+                    return (off, Ok(()));
+                }
+                if let Some(head) = reader.head()
+                    && let Err(e) = Redirects::new(0).check(head)
+                {
+                    return (off, Err(Error::Http(e)));
+                }
+                if let Some(len) = info.content_length {
+                    *total = Some(len);
+                    if let Err(e) = sink.expect_size(len) {
+                        return (off, Err(e));
+                    }
+                }
+            }
+            Some(Event::Body(data)) => {
+                let offset = reader.body_received() - data.len() as u64;
+                if let Err(e) = sink.write_at(offset, data) {
+                    return (off, Err(e));
+                }
+            }
+            Some(Event::Done) => {
+                *finished = Some(Finished::Complete);
+                return (off, Ok(()));
+            }
+        }
+    }
+}
