@@ -84,7 +84,7 @@ pub fn run(args: &[String]) -> Result<()> {
     ]);
     eprintln!("==> booting netboot.efi under OVMF (TCG); console follows\n");
 
-    let mut vm = Vm::spawn(q, &qmp, &dir.join("serial.log"))?;
+    let mut vm = Vm::spawn(q, Some(&qmp), &dir.join("serial.log"))?;
     let deadline = Instant::now() + TIMEOUT;
     let mut shown = 0;
     let ended = loop {

@@ -1,8 +1,12 @@
-//! A private test LAN in a fresh network namespace: a tap device for the VM at
-//! 192.0.2.1/24 (TEST-NET-1) and real servers (dnsmasq for DHCP/TFTP, nginx for HTTP)
-//! running inside it. Everything started is stopped and the namespace deleted on drop.
+//! A private test LAN in a fresh network namespace: a bridge at 192.0.2.1/24 (TEST-NET-1)
+//! with a tap port for the VM (or netboot-sim), and real servers (dnsmasq for DHCP, DNS
+//! and TFTP, atftpd for TFTP with windowsize, nginx and Python's http.server for HTTP)
+//! running inside it. A second "peer" namespace at 192.0.2.2, joined by a veth pair,
+//! hosts a ProxyDHCP server when a scenario needs one. Everything started is stopped and
+//! the namespaces deleted on drop.
 
 use crate::util::{self, Result, cmd};
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -10,6 +14,10 @@ use std::time::Duration;
 
 /// The server's address on the lab LAN.
 pub const SERVER_IP: &str = "192.0.2.1";
+/// The peer (ProxyDHCP) server's address.
+pub const PEER_IP: &str = "192.0.2.2";
+/// The bridge that carries the server address.
+const BRIDGE: &str = "nbbr0";
 /// The tap device inside the namespace that QEMU attaches to.
 pub const TAP: &str = "nbtap0";
 /// Prefix of the namespaces we create; the rest is `<xtask pid>x<sequence>`.
@@ -20,6 +28,7 @@ pub struct Lab {
     name: String,
     dir: PathBuf,
     servers: Vec<(String, Child)>,
+    peer: Option<String>,
 }
 
 impl Lab {
@@ -32,11 +41,15 @@ impl Lab {
             name,
             dir: dir.to_path_buf(),
             servers: Vec::new(),
+            peer: None,
         };
         for args in [
             &["link", "set", "lo", "up"][..],
+            &["link", "add", BRIDGE, "type", "bridge"],
             &["tuntap", "add", "dev", TAP, "mode", "tap"],
-            &["addr", "add", &format!("{SERVER_IP}/24"), "dev", TAP],
+            &["link", "set", TAP, "master", BRIDGE],
+            &["addr", "add", &format!("{SERVER_IP}/24"), "dev", BRIDGE],
+            &["link", "set", BRIDGE, "up"],
             &["link", "set", TAP, "up"],
         ] {
             util::run(&mut lab.exec("ip", args))?;
@@ -58,43 +71,124 @@ impl Lab {
         c
     }
 
-    /// Starts dnsmasq as DHCP server (192.0.2.100–150) and TFTP server for `tftp_root`,
-    /// with scenario-specific extra options (`--dhcp-boot=…`, user-class tags, …).
-    pub fn start_dnsmasq(&mut self, tftp_root: &Path, extra: &[String]) -> Result<()> {
+    /// Adds the peer namespace at 192.0.2.2, bridged to the LAN.
+    fn add_peer(&mut self) -> Result<String> {
+        if let Some(p) = &self.peer {
+            return Ok(p.clone());
+        }
+        let peer = format!("{}p", self.name);
+        util::run(cmd("ip", &["netns", "add", &peer]).stderr(Stdio::inherit()))?;
+        self.peer = Some(peer.clone());
+        // Created inside our namespace, so parallel labs never collide on names.
+        let add = [
+            "link", "add", "nbveth0", "type", "veth", "peer", "name", "nbveth1", "netns", &peer,
+        ];
+        util::run(&mut self.exec("ip", &add))?;
+        util::run(&mut self.exec("ip", &["link", "set", "nbveth0", "master", BRIDGE, "up"]))?;
+        for args in [
+            &["link", "set", "lo", "up"][..],
+            &["addr", "add", &format!("{PEER_IP}/24"), "dev", "nbveth1"],
+            &["link", "set", "nbveth1", "up"],
+        ] {
+            let mut c = cmd("ip", &["netns", "exec", &peer, "ip"]);
+            util::run(c.args(args))?;
+        }
+        Ok(peer)
+    }
+
+    /// Starts dnsmasq as DHCP server (192.0.2.100–150), as TFTP server for `tftp_root`
+    /// when given, as DNS server answering `dns` (`name=ip`) entries when any, with
+    /// scenario-specific extra options (`--dhcp-boot=…`, user-class tags, …).
+    pub fn start_dnsmasq(
+        &mut self,
+        tftp_root: Option<&Path>,
+        dns: &[String],
+        extra: &[String],
+    ) -> Result<()> {
         let d = &self.dir;
         let mut c = self.exec("dnsmasq", &[]);
-        c.args([
-            "--keep-in-foreground",
-            "--conf-file=/dev/null",
-            "--port=0",
-            "--user=root",
-            "--bind-interfaces",
-            &format!("--interface={TAP}"),
-            "--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h",
-            "--enable-tftp",
-            "--log-dhcp",
-        ]);
-        c.arg(format!("--tftp-root={}", tftp_root.display()));
-        c.arg(format!(
-            "--dhcp-leasefile={}",
-            d.join("dnsmasq.leases").display()
-        ));
-        c.arg(format!("--pid-file={}", d.join("dnsmasq.pid").display()));
-        c.arg(format!(
-            "--log-facility={}",
-            d.join("dnsmasq.log").display()
-        ));
+        c.args(dnsmasq_base(BRIDGE, d, "dnsmasq"));
+        c.arg("--dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h");
+        if let Some(root) = tftp_root {
+            c.arg("--enable-tftp")
+                .arg(format!("--tftp-root={}", root.display()));
+        }
+        if dns.is_empty() {
+            c.arg("--port=0");
+        } else {
+            c.args(["--no-resolv", "--no-hosts"]);
+            for entry in dns {
+                let (name, ip) = entry
+                    .split_once('=')
+                    .ok_or_else(|| format!("dns entry {entry:?}: expected name=ip"))?;
+                c.arg(format!("--address=/{name}/{ip}"));
+            }
+        }
         c.args(extra);
         self.start("dnsmasq", c, &d.join("dnsmasq.log"))
     }
 
-    /// Starts nginx serving `root` on http://192.0.2.1/.
-    pub fn start_nginx(&mut self, root: &Path) -> Result<()> {
+    /// Starts a ProxyDHCP server (dnsmasq in proxy mode, also serving `tftp_root` by
+    /// TFTP) in the peer namespace.
+    pub fn start_proxy_dhcp(&mut self, tftp_root: &Path, extra: &[String]) -> Result<()> {
+        let peer = self.add_peer()?;
+        let mut c = cmd("ip", &["netns", "exec", &peer, "dnsmasq"]);
+        c.args(dnsmasq_base("nbveth1", &self.dir, "proxy"));
+        c.args(["--port=0", "--dhcp-range=192.0.2.0,proxy", "--enable-tftp"]);
+        c.arg(format!("--tftp-root={}", tftp_root.display()));
+        c.args(extra);
+        self.start("proxy", c, &self.dir.join("proxy.log"))
+    }
+
+    /// Starts atftpd (RFC 7440 windowsize) serving `root` on 192.0.2.1:69.
+    pub fn start_atftpd(&mut self, root: &Path) -> Result<()> {
+        let mut c = self.exec(
+            "atftpd",
+            &["--daemon", "--no-fork", "--user", "root", "--group", "root"],
+        );
+        c.args([
+            "--bind-address",
+            SERVER_IP,
+            "--port",
+            "69",
+            "--verbose=5",
+            "--logfile",
+        ]);
+        c.arg(self.dir.join("atftpd.log")).arg(root);
+        self.start("atftpd", c, &self.dir.join("atftpd.log"))
+    }
+
+    /// Starts Python's http.server (HTTP/1.0, connection close) on 192.0.2.1:8000.
+    pub fn start_python_http(&mut self, root: &Path) -> Result<()> {
+        let mut c = self.exec(
+            "python3",
+            &[
+                "-m",
+                "http.server",
+                "8000",
+                "--bind",
+                SERVER_IP,
+                "--directory",
+            ],
+        );
+        c.arg(root);
+        self.start("python-http", c, &self.dir.join("python-http.out"))?;
+        self.wait_http(root, 8000)
+    }
+
+    /// Starts nginx serving `root` on http://192.0.2.1/, with 302 `redirects`.
+    pub fn start_nginx(&mut self, root: &Path, redirects: &BTreeMap<String, String>) -> Result<()> {
         let conf = self.dir.join("nginx.conf");
-        fs::write(
-            &conf,
-            nginx_conf(&self.dir, &format!("{SERVER_IP}:80"), root),
-        )?;
+        let locations: String = redirects
+            .iter()
+            .map(|(from, to)| format!("    location = {from} {{ return 302 {to}; }}\n"))
+            .collect();
+        let text = nginx_conf(&self.dir, &format!("{SERVER_IP}:80"), root).replacen(
+            "    root ",
+            &format!("{locations}    root "),
+            1,
+        );
+        fs::write(&conf, text)?;
         let mut c = self.exec("nginx", &[]);
         c.arg("-p")
             .arg(&self.dir)
@@ -102,7 +196,7 @@ impl Lab {
             .arg(self.dir.join("nginx-error.log"));
         c.arg("-c").arg(&conf);
         self.start("nginx", c, &self.dir.join("nginx-error.log"))?;
-        self.wait_http(root)
+        self.wait_http(root, 80)
     }
 
     fn start(&mut self, what: &str, mut c: Command, log: &Path) -> Result<()> {
@@ -120,7 +214,7 @@ impl Lab {
     }
 
     /// Waits until nginx answers with the right bytes for a probe file in `root`.
-    fn wait_http(&self, root: &Path) -> Result<()> {
+    fn wait_http(&self, root: &Path, port: u16) -> Result<()> {
         let probe = "netboot-lab-probe.txt";
         let content = format!("lab {}\n", self.name);
         fs::write(root.join(probe), &content)?;
@@ -128,7 +222,7 @@ impl Lab {
             "import sys,time,urllib.request\n\
              for _ in range(100):\n\
              \x20 try:\n\
-             \x20   d=urllib.request.urlopen('http://{SERVER_IP}/{probe}',timeout=2).read()\n\
+             \x20   d=urllib.request.urlopen('http://{SERVER_IP}:{port}/{probe}',timeout=2).read()\n\
              \x20   sys.exit(0 if d=={content:?}.encode() else 3)\n\
              \x20 except OSError: time.sleep(0.05)\n\
              sys.exit(4)\n"
@@ -153,8 +247,27 @@ impl Drop for Lab {
             let _ = child.kill();
             let _ = child.wait();
         }
+        if let Some(peer) = &self.peer {
+            delete_namespace(peer);
+        }
         delete_namespace(&self.name);
     }
+}
+
+/// The dnsmasq options every instance gets: no config file, files in the run directory.
+fn dnsmasq_base(interface: &str, dir: &Path, tag: &str) -> Vec<String> {
+    let f = |suffix: &str| dir.join(format!("{tag}.{suffix}")).display().to_string();
+    vec![
+        "--keep-in-foreground".into(),
+        "--conf-file=/dev/null".into(),
+        "--user=root".into(),
+        "--bind-interfaces".into(),
+        format!("--interface={interface}"),
+        "--log-dhcp".into(),
+        format!("--dhcp-leasefile={}", f("leases")),
+        format!("--pid-file={}", f("pid")),
+        format!("--log-facility={}", f("log")),
+    ]
 }
 
 fn delete_namespace(name: &str) {

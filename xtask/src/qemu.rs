@@ -1,4 +1,4 @@
-//! Running one QEMU virtual machine: serial console capture, key input, QMP events
+//! Running one QEMU virtual machine (or a netboot-sim process): console capture, key input, QMP events
 //! (to tell a real power-off from a reset or a crash), timeouts and cleanup.
 
 use crate::util::{self, Result};
@@ -42,7 +42,7 @@ pub struct Vm {
     updates: Receiver<()>,
     reader: Option<JoinHandle<()>>,
     shutdown_reason: Arc<Mutex<Option<String>>>,
-    qmp_path: PathBuf,
+    qmp_path: Option<PathBuf>,
     exit: Option<ExitStatus>,
 }
 
@@ -55,6 +55,7 @@ pub enum Ended {
     /// real power-off, `guest-reset` for a reset or triple fault under `-no-reboot`).
     Exited {
         status: String,
+        code: Option<i32>,
         reason: Option<String>,
     },
 }
@@ -62,8 +63,10 @@ pub enum Ended {
 impl Vm {
     /// Starts `command` (built from [`base_command`]) and begins capturing its console
     /// into `log` (a file) and memory.
-    pub fn spawn(mut command: Command, qmp: &Path, log: &Path) -> Result<Vm> {
-        let _ = std::fs::remove_file(qmp);
+    pub fn spawn(mut command: Command, qmp: Option<&Path>, log: &Path) -> Result<Vm> {
+        if let Some(qmp) = qmp {
+            let _ = std::fs::remove_file(qmp);
+        }
         command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -88,7 +91,7 @@ impl Vm {
                 let err_thread = std::thread::spawn(move || {
                     for line in BufReader::new(stderr).lines().map_while(|l| l.ok()) {
                         let mut s = err_serial.lock().unwrap_or_else(|e| e.into_inner());
-                        s.extend_from_slice(format!("\n[qemu stderr] {line}\n").as_bytes());
+                        s.extend_from_slice(format!("\n[stderr] {line}\n").as_bytes());
                     }
                 });
                 let mut stdout = stdout;
@@ -111,7 +114,7 @@ impl Vm {
             })
         };
         let shutdown_reason = Arc::new(Mutex::new(None));
-        {
+        if let Some(qmp) = qmp {
             let reason = Arc::clone(&shutdown_reason);
             let path = qmp.to_path_buf();
             std::thread::spawn(move || watch_qmp(&path, &reason));
@@ -123,7 +126,7 @@ impl Vm {
             updates,
             reader: Some(reader),
             shutdown_reason,
-            qmp_path: qmp.to_path_buf(),
+            qmp_path: qmp.map(Path::to_path_buf),
             exit: None,
         })
     }
@@ -168,6 +171,7 @@ impl Vm {
             None => Ended::Running,
             Some(status) => Ended::Exited {
                 status: status.to_string(),
+                code: status.code(),
                 reason: self.reason(),
             },
         }
@@ -195,7 +199,9 @@ impl Vm {
 impl Drop for Vm {
     fn drop(&mut self) {
         self.kill();
-        let _ = std::fs::remove_file(&self.qmp_path);
+        if let Some(path) = &self.qmp_path {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 

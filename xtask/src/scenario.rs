@@ -13,9 +13,11 @@ use crate::provision::Assets;
 use crate::qemu::{self, Ended, Vm};
 use crate::util::{self, Result};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -33,10 +35,19 @@ pub struct Scenario {
     /// Guest memory in MiB.
     #[serde(default = "default_memory")]
     pub memory: u32,
-    /// How the image starts.
-    pub boot: BootKind,
-    /// The image: a name in the firmware output (`netboot.efi`, …) or `asset:NAME`.
-    pub image: String,
+    /// How the image starts (QEMU firmwares only).
+    pub boot: Option<BootKind>,
+    /// The image: a name in the firmware output (`netboot.efi`, …), `asset:NAME`, or
+    /// `repo:PATH` (a file of the repository).
+    pub image: Option<String>,
+    /// For `firmware = "sim"`: the script netboot-sim runs (`repo:PATH`), or `autoboot`.
+    pub script: Option<String>,
+    /// For `firmware = "sim"`: extra arguments before the script.
+    #[serde(default)]
+    pub sim_args: Vec<String>,
+    /// For `firmware = "sim"`: the exit status netboot-sim must end with.
+    #[serde(default)]
+    pub exit_status: i32,
     /// Kernel command line for `boot = "kernel"`.
     pub append: Option<String>,
     /// Initrd for `boot = "kernel"` (same naming as `image`).
@@ -52,12 +63,31 @@ pub struct Scenario {
     /// Files served by TFTP (and by HTTP on the lab), name → image reference.
     #[serde(default)]
     pub files: BTreeMap<String, String>,
+    /// Files generated into the served directory: name → size in bytes, pseudo-random
+    /// content. Markers may say `{sha256:NAME}` for the digest of any served file.
+    #[serde(default)]
+    pub generate: BTreeMap<String, u64>,
     /// Extra dnsmasq options on the lab network.
     #[serde(default)]
     pub dnsmasq: Vec<String>,
+    /// DNS names dnsmasq answers on the lab (`name=ip`); DNS is off when empty.
+    #[serde(default)]
+    pub dns: Vec<String>,
+    /// The lab's TFTP server: `dnsmasq` (no windowsize) or `atftpd` (RFC 7440).
+    #[serde(default)]
+    pub tftp_server: TftpServer,
     /// Start nginx on http://192.0.2.1/ on the lab network.
     #[serde(default)]
     pub http: bool,
+    /// nginx redirects (302): path → target.
+    #[serde(default)]
+    pub redirects: BTreeMap<String, String>,
+    /// Start Python's http.server (HTTP/1.0) on http://192.0.2.1:8000/.
+    #[serde(default)]
+    pub python_http: bool,
+    /// Start a ProxyDHCP server at 192.0.2.2 with these extra dnsmasq options.
+    #[serde(default)]
+    pub proxy_dhcp: Option<Vec<String>>,
     /// Seconds before the run fails.
     #[serde(default = "default_timeout")]
     pub timeout: u64,
@@ -95,6 +125,19 @@ pub enum FirmwareKind {
     Ovmf,
     /// Legacy BIOS (QEMU's SeaBIOS).
     Seabios,
+    /// No VM: the host simulator `netboot-sim` on the lab's tap device.
+    Sim,
+}
+
+/// Which TFTP server the lab runs.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TftpServer {
+    /// dnsmasq's built-in server.
+    #[default]
+    Dnsmasq,
+    /// atftpd, which implements windowsize.
+    Atftpd,
 }
 
 /// How the image is started.
@@ -157,17 +200,48 @@ impl Scenario {
         if self.expect.is_empty() || self.expect.iter().any(String::is_empty) {
             return Err("`expect` must name at least one console marker".into());
         }
-        match (self.boot, self.network, self.firmware) {
-            (BootKind::Pxe, NetworkKind::None, _) => {
-                return Err("boot = \"pxe\" needs a network".into());
+        match self.firmware {
+            FirmwareKind::Sim => {
+                if self.script.is_none() || self.boot.is_some() || self.image.is_some() {
+                    return Err("firmware = \"sim\" takes `script`, not `boot`/`image`".into());
+                }
+                if self.network == NetworkKind::User || self.poweroff {
+                    return Err(
+                        "netboot-sim runs on network = \"lab\" or \"none\", and does not power off"
+                            .into(),
+                    );
+                }
             }
-            (BootKind::Esp, _, FirmwareKind::Seabios) => {
-                return Err("boot = \"esp\" needs firmware = \"ovmf\"".into());
+            FirmwareKind::Ovmf | FirmwareKind::Seabios => {
+                let (Some(boot), Some(_)) = (self.boot, &self.image) else {
+                    return Err("QEMU scenarios need `boot` and `image`".into());
+                };
+                if self.script.is_some() || !self.sim_args.is_empty() {
+                    return Err("`script` and `sim_args` are for firmware = \"sim\"".into());
+                }
+                match (boot, self.network, self.firmware) {
+                    (BootKind::Pxe, NetworkKind::None, _) => {
+                        return Err("boot = \"pxe\" needs a network".into());
+                    }
+                    (BootKind::Esp, _, FirmwareKind::Seabios) => {
+                        return Err("boot = \"esp\" needs firmware = \"ovmf\"".into());
+                    }
+                    _ => {}
+                }
             }
-            _ => {}
         }
-        if self.network != NetworkKind::Lab && (self.http || !self.dnsmasq.is_empty()) {
-            return Err("`http` and `dnsmasq` need network = \"lab\"".into());
+        let lab_only = self.http
+            || !self.redirects.is_empty()
+            || self.python_http
+            || !self.dnsmasq.is_empty()
+            || !self.dns.is_empty()
+            || self.proxy_dhcp.is_some()
+            || self.tftp_server != TftpServer::Dnsmasq;
+        if self.network != NetworkKind::Lab && lab_only {
+            return Err(
+                "lab servers (`http`, `dnsmasq`, `dns`, `proxy_dhcp`, …) need network = \"lab\""
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -304,11 +378,15 @@ fn judge(s: &Scenario, outcome: Result<()>) -> std::result::Result<(), String> {
     }
 }
 
-/// Resolves an image reference: `asset:NAME` from the assets, else a firmware output.
+/// Resolves an image reference: `asset:NAME` from the assets, `repo:PATH` from the
+/// repository, else a firmware output.
 fn resolve(reference: &str, fw: &Firmware, assets: &Assets) -> Result<PathBuf> {
-    let path = match reference.strip_prefix("asset:") {
-        Some(name) => assets.dir.join(name),
-        None => fw.file(reference),
+    let path = if let Some(name) = reference.strip_prefix("asset:") {
+        assets.dir.join(name)
+    } else if let Some(path) = reference.strip_prefix("repo:") {
+        util::root().join(path)
+    } else {
+        fw.file(reference)
     };
     if path.is_file() {
         Ok(path)
@@ -317,118 +395,133 @@ fn resolve(reference: &str, fw: &Firmware, assets: &Assets) -> Result<PathBuf> {
     }
 }
 
+/// Deterministic pseudo-random bytes (xorshift64), so generated files differ by name.
+fn generated_content(name: &str, size: u64) -> Vec<u8> {
+    let mut state = name.bytes().fold(0x9e37_79b9_7f4a_7c15u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let mut out = Vec::with_capacity(size as usize + 8);
+    while (out.len() as u64) < size {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(size as usize);
+    out
+}
+
+/// Replaces `{sha256:NAME}` in markers with the digest of the served file NAME.
+fn expand_markers(markers: &[String], served: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::with_capacity(markers.len());
+    for m in markers {
+        let mut text = m.clone();
+        while let Some(start) = text.find("{sha256:") {
+            let end = text[start..]
+                .find('}')
+                .ok_or_else(|| format!("unterminated placeholder in {m:?}"))?
+                + start;
+            let name = &text[start + 8..end];
+            let data = fs::read(served.join(name))
+                .map_err(|e| format!("{m:?}: served file {name}: {e}"))?;
+            let digest: String = Sha256::digest(&data)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            text.replace_range(start..=end, &digest);
+        }
+        out.push(text);
+    }
+    Ok(out)
+}
+
 /// Runs one scenario in `target/netboot/runs/<name>/`.
 pub fn run_one(name: &str, s: &Scenario, fw: &Firmware, assets: &Assets, seq: usize) -> Result<()> {
     let work = util::out_dir().join("runs").join(name);
     let _ = fs::remove_dir_all(&work);
     fs::create_dir_all(&work)?;
-    let qmp = std::env::temp_dir().join(format!("netboot-qmp-{}-{seq}.sock", std::process::id()));
-    let image = resolve(&s.image, fw, assets)?;
-
-    let mut q = qemu::base_command(&qmp);
-    let machine = s.machine.clone().unwrap_or_else(|| match s.firmware {
-        FirmwareKind::Ovmf => "q35".into(),
-        FirmwareKind::Seabios => "pc".into(),
-    });
-    q.args(["-machine", &machine, "-m", &s.memory.to_string()]);
-    match s.firmware {
-        FirmwareKind::Ovmf => {
-            let vars = work.join("OVMF_VARS.fd");
-            fs::copy(qemu::OVMF_VARS, &vars)
-                .map_err(|e| format!("{}: {e} (is ovmf installed?)", qemu::OVMF_VARS))?;
-            q.arg("-drive").arg(format!(
-                "if=pflash,format=raw,readonly=on,file={}",
-                qemu::OVMF_CODE
-            ));
-            q.arg("-drive")
-                .arg(format!("if=pflash,format=raw,file={}", vars.display()));
-        }
-        FirmwareKind::Seabios => {
-            q.args(["-vga", "std"]);
-        }
-    }
     // The TFTP/HTTP root shared by QEMU's user network and the lab's servers.
     let serve = work.join("srv");
     fs::create_dir_all(&serve)?;
     for (served, reference) in &s.files {
         fs::copy(resolve(reference, fw, assets)?, serve.join(served))?;
     }
+    for (served, size) in &s.generate {
+        fs::write(serve.join(served), generated_content(served, *size))?;
+    }
+    let image = s
+        .image
+        .as_deref()
+        .map(|i| resolve(i, fw, assets))
+        .transpose()?;
     let boot_file = image
-        .file_name()
+        .as_ref()
+        .and_then(|i| i.file_name())
         .and_then(|n| n.to_str())
         .unwrap_or("boot")
         .to_string();
-    match s.boot {
-        BootKind::Esp => {
-            let esp = work.join("esp");
-            fs::create_dir_all(esp.join("EFI/BOOT"))?;
-            fs::copy(&image, esp.join("EFI/BOOT/BOOTX64.EFI"))?;
-            q.arg("-drive").arg(format!(
-                "file=fat:rw:{},format=raw,if=none,id=esp",
-                esp.display()
-            ));
-            q.args(["-device", "virtio-blk-pci,drive=esp,bootindex=0"]);
-        }
-        BootKind::Kernel => {
-            q.arg("-kernel").arg(&image);
-            if let Some(a) = &s.append {
-                q.args(["-append", a]);
-            }
-            if let Some(i) = &s.initrd {
-                q.arg("-initrd").arg(resolve(i, fw, assets)?);
-            }
-        }
-        BootKind::Pxe => {
-            fs::copy(&image, serve.join(&boot_file))?;
-        }
+    if let (Some(BootKind::Pxe), Some(image)) = (s.boot, &image) {
+        fs::copy(image, serve.join(&boot_file))?;
     }
-    // NIC: PXE boot makes it the boot device; otherwise OVMF gets its own driver
-    // (`romfile=`) so SNP comes from the platform firmware, not from iPXE.
-    let nic_opts = match (s.boot, s.firmware) {
-        (BootKind::Pxe, _) => ",bootindex=1".to_string(),
-        (_, FirmwareKind::Ovmf) => ",romfile=".to_string(),
-        _ => String::new(),
-    };
+    let expect = expand_markers(&s.expect, &serve)?;
+
     let mut lab = None;
-    match s.network {
-        NetworkKind::None => {}
-        NetworkKind::User => {
-            let mut netdev = format!("user,id=n0,tftp={}", serve.display());
-            if s.boot == BootKind::Pxe {
-                netdev.push_str(&format!(",bootfile={boot_file}"));
-            }
-            q.args([
-                "-netdev",
-                &netdev,
-                "-device",
-                &format!("{},netdev=n0{nic_opts}", s.nic),
-            ]);
+    if s.network == NetworkKind::Lab {
+        let mut l = Lab::create(seq, &work)?;
+        let mut opts = s.dnsmasq.clone();
+        if s.boot == Some(BootKind::Pxe) && !opts.iter().any(|o| o.starts_with("--dhcp-boot")) {
+            opts.push(format!("--dhcp-boot={boot_file}"));
         }
-        NetworkKind::Lab => {
-            let mut l = Lab::create(seq, &work)?;
-            let mut opts = s.dnsmasq.clone();
-            if s.boot == BootKind::Pxe && !opts.iter().any(|o| o.starts_with("--dhcp-boot")) {
-                opts.push(format!("--dhcp-boot={boot_file}"));
-            }
-            l.start_dnsmasq(&serve, &opts)?;
-            if s.http {
-                l.start_nginx(&serve)?;
-            }
-            q.args([
-                "-netdev",
-                &format!("tap,id=n0,ifname={},script=no,downscript=no", lab::TAP),
-            ]);
-            q.args(["-device", &format!("{},netdev=n0{nic_opts}", s.nic)]);
-            lab = Some(l);
+        let dnsmasq_tftp = (s.tftp_server == TftpServer::Dnsmasq).then_some(serve.as_path());
+        l.start_dnsmasq(dnsmasq_tftp, &s.dns, &opts)?;
+        if s.tftp_server == TftpServer::Atftpd {
+            l.start_atftpd(&serve)?;
         }
+        if let Some(proxy) = &s.proxy_dhcp {
+            l.start_proxy_dhcp(&serve, proxy)?;
+        }
+        if s.http {
+            l.start_nginx(&serve, &s.redirects)?;
+        }
+        if s.python_http {
+            l.start_python_http(&serve)?;
+        }
+        lab = Some(l);
     }
-    let q = match &lab {
-        Some(l) => l.wrap(&q),
-        None => q,
+
+    let qmp = std::env::temp_dir().join(format!("netboot-qmp-{}-{seq}.sock", std::process::id()));
+    let command = match (s.firmware, &image) {
+        (FirmwareKind::Sim, _) => {
+            let mut c = Command::new(fw.file("netboot-sim"));
+            c.arg("run");
+            if lab.is_some() {
+                c.args(["--tap", lab::TAP]);
+            }
+            c.args(&s.sim_args);
+            match s.script.as_deref() {
+                Some("autoboot") | None => c.arg("autoboot"),
+                Some(script) => c.arg(resolve(script, fw, assets)?),
+            };
+            c
+        }
+        (_, None) => return Err("no image".into()),
+        (_, Some(image)) => {
+            let initrd = s
+                .initrd
+                .as_deref()
+                .map(|i| resolve(i, fw, assets))
+                .transpose()?;
+            qemu_command(s, image, initrd.as_deref(), &work, &serve, &boot_file, &qmp)?
+        }
     };
-    let log = work.join("serial.log");
-    let mut vm = Vm::spawn(q, &qmp, &log)?;
-    let outcome = watch(&mut vm, s);
+    let command = match &lab {
+        Some(l) => l.wrap(&command),
+        None => command,
+    };
+    let log = work.join("console.log");
+    let qmp = (s.firmware != FirmwareKind::Sim).then_some(qmp.as_path());
+    let mut vm = Vm::spawn(command, qmp, &log)?;
+    let outcome = watch(&mut vm, s, &expect);
     vm.kill();
     drop(lab);
     outcome.map_err(|e| {
@@ -441,8 +534,89 @@ pub fn run_one(name: &str, s: &Scenario, fw: &Firmware, assets: &Assets, seq: us
     })
 }
 
+/// The QEMU command line for a firmware scenario.
+fn qemu_command(
+    s: &Scenario,
+    image: &Path,
+    initrd: Option<&Path>,
+    work: &Path,
+    serve: &Path,
+    boot_file: &str,
+    qmp: &Path,
+) -> Result<Command> {
+    let mut q = qemu::base_command(qmp);
+    let machine = s.machine.clone().unwrap_or_else(|| match s.firmware {
+        FirmwareKind::Ovmf => "q35".into(),
+        _ => "pc".into(),
+    });
+    q.args(["-machine", &machine, "-m", &s.memory.to_string()]);
+    if s.firmware == FirmwareKind::Ovmf {
+        let vars = work.join("OVMF_VARS.fd");
+        fs::copy(qemu::OVMF_VARS, &vars)
+            .map_err(|e| format!("{}: {e} (is ovmf installed?)", qemu::OVMF_VARS))?;
+        q.arg("-drive").arg(format!(
+            "if=pflash,format=raw,readonly=on,file={}",
+            qemu::OVMF_CODE
+        ));
+        q.arg("-drive")
+            .arg(format!("if=pflash,format=raw,file={}", vars.display()));
+    } else {
+        q.args(["-vga", "std"]);
+    }
+    match s.boot {
+        Some(BootKind::Esp) => {
+            let esp = work.join("esp");
+            fs::create_dir_all(esp.join("EFI/BOOT"))?;
+            fs::copy(image, esp.join("EFI/BOOT/BOOTX64.EFI"))?;
+            q.arg("-drive").arg(format!(
+                "file=fat:rw:{},format=raw,if=none,id=esp",
+                esp.display()
+            ));
+            q.args(["-device", "virtio-blk-pci,drive=esp,bootindex=0"]);
+        }
+        Some(BootKind::Kernel) => {
+            q.arg("-kernel").arg(image);
+            if let Some(a) = &s.append {
+                q.args(["-append", a]);
+            }
+            if let Some(i) = initrd {
+                q.arg("-initrd").arg(i);
+            }
+        }
+        Some(BootKind::Pxe) | None => {}
+    }
+    // NIC: PXE boot makes it the boot device; otherwise OVMF gets its own driver
+    // (`romfile=`) so SNP comes from the platform firmware, not from iPXE.
+    let nic_opts = match (s.boot, s.firmware) {
+        (Some(BootKind::Pxe), _) => ",bootindex=1",
+        (_, FirmwareKind::Ovmf) => ",romfile=",
+        _ => "",
+    };
+    let netdev = match s.network {
+        NetworkKind::None => None,
+        NetworkKind::User if s.boot == Some(BootKind::Pxe) => Some(format!(
+            "user,id=n0,tftp={},bootfile={boot_file}",
+            serve.display()
+        )),
+        NetworkKind::User => Some(format!("user,id=n0,tftp={}", serve.display())),
+        NetworkKind::Lab => Some(format!(
+            "tap,id=n0,ifname={},script=no,downscript=no",
+            lab::TAP
+        )),
+    };
+    if let Some(netdev) = netdev {
+        q.args([
+            "-netdev",
+            &netdev,
+            "-device",
+            &format!("{},netdev=n0{nic_opts}", s.nic),
+        ]);
+    }
+    Ok(q)
+}
+
 /// Follows the console until the scenario's expectations are met or broken.
-fn watch(vm: &mut Vm, s: &Scenario) -> Result<()> {
+fn watch(vm: &mut Vm, s: &Scenario, expect: &[String]) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(s.timeout);
     let mut sent = vec![false; s.send.len()];
     loop {
@@ -457,9 +631,13 @@ fn watch(vm: &mut Vm, s: &Scenario) -> Result<()> {
                 sent[i] = true;
             }
         }
-        let missing = first_missing(&text, &s.expect);
+        let missing = first_missing(&text, expect);
         match (&ended, missing) {
-            (Ended::Running, None) if !s.poweroff => return Ok(()),
+            // A VM that needs not power off is done when the markers are in; netboot-sim
+            // must also exit with the expected status.
+            (Ended::Running, None) if !s.poweroff && s.firmware != FirmwareKind::Sim => {
+                return Ok(());
+            }
             (Ended::Running, _) if Instant::now() >= deadline => {
                 return Err(match missing {
                     Some(m) => format!("timed out after {} s waiting for {m:?}", s.timeout),
@@ -471,10 +649,24 @@ fn watch(vm: &mut Vm, s: &Scenario) -> Result<()> {
                 .into());
             }
             (Ended::Running, _) => {}
-            (Ended::Exited { status, reason }, missing) => {
+            (
+                Ended::Exited {
+                    status,
+                    code,
+                    reason,
+                },
+                missing,
+            ) => {
                 if let Some(m) = missing {
                     return Err(format!(
                         "QEMU exited ({status}, {reason:?}) before {m:?} appeared"
+                    )
+                    .into());
+                }
+                if s.firmware == FirmwareKind::Sim && *code != Some(s.exit_status) {
+                    return Err(format!(
+                        "netboot-sim exited with {status}, expected status {}",
+                        s.exit_status
                     )
                     .into());
                 }

@@ -40,6 +40,10 @@ pub enum SettingsError {
     ExpansionLoop,
     /// A name is empty or malformed.
     BadName(String),
+    /// Expansion produced more than [`MAX_EXPANDED_LEN`] bytes.
+    ExpansionTooLong,
+    /// The type cannot hold a number (`inc` on a `string` setting).
+    NotNumeric(SettingType),
 }
 
 impl SettingsError {
@@ -51,6 +55,8 @@ impl SettingsError {
             SettingsError::NoSuchBlock(_) => 0x3c02,
             SettingsError::ExpansionLoop => 0x3c03,
             SettingsError::BadName(_) => 0x3c04,
+            SettingsError::ExpansionTooLong => 0x3c05,
+            SettingsError::NotNumeric(_) => 0x3c06,
         }
     }
 }
@@ -70,6 +76,10 @@ impl fmt::Display for SettingsError {
                 f.write_str("settings expansion did not terminate: a setting refers to itself")
             }
             SettingsError::BadName(n) => write!(f, "malformed setting name {n:?}"),
+            SettingsError::ExpansionTooLong => {
+                write!(f, "settings expansion grew beyond {MAX_EXPANDED_LEN} bytes")
+            }
+            SettingsError::NotNumeric(ty) => write!(f, "type {} cannot hold a number", ty.name()),
         }
     }
 }
@@ -213,6 +223,31 @@ impl SettingType {
             }
         }
         out
+    }
+
+    /// Whether the type is one of the integer types (`int8` … `uint32`).
+    pub fn is_numeric(self) -> bool {
+        matches!(
+            self,
+            SettingType::Int8
+                | SettingType::Int16
+                | SettingType::Int32
+                | SettingType::Uint8
+                | SettingType::Uint16
+                | SettingType::Uint32
+        )
+    }
+
+    /// Stores a number in the type's width (big-endian, truncated as iPXE does), as
+    /// `inc` does; `None` for non-numeric types.
+    pub fn from_number(self, value: i64) -> Option<Vec<u8>> {
+        let width = match self {
+            SettingType::Int8 | SettingType::Uint8 => 1,
+            SettingType::Int16 | SettingType::Uint16 => 2,
+            SettingType::Int32 | SettingType::Uint32 => 4,
+            _ => return None,
+        };
+        Some(value.to_be_bytes()[8 - width..].to_vec())
     }
 
     /// Reads raw bytes as a number the way `inc` and numeric types do (big-endian,
@@ -489,6 +524,40 @@ struct Block {
 /// Bound on expansion rounds; iPXE loops for ever on `set a ${a}`.
 const MAX_EXPANSIONS: usize = 1024;
 
+/// Bound on the length of an expansion's result, so that settings which refer to each
+/// other several times cannot grow text exponentially within [`MAX_EXPANSIONS`] rounds.
+pub const MAX_EXPANDED_LEN: usize = 64 * 1024;
+
+/// A setting found by [`Settings::lookup`], with the block it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundSetting {
+    /// The block that holds it (empty for the root).
+    pub block: String,
+    /// The name it is shown under: the predefined name if the query matched one, else the
+    /// name as queried.
+    pub name: String,
+    /// The type it is formatted with (an explicit `:type` in the query wins).
+    pub ty: SettingType,
+    /// The raw bytes.
+    pub value: Vec<u8>,
+}
+
+impl FoundSetting {
+    /// `block/name:type`, or `name:type` for the root, as `show` prints it.
+    pub fn qualified_name(&self) -> String {
+        if self.block.is_empty() {
+            format!("{}:{}", self.name, self.ty.name())
+        } else {
+            format!("{}/{}:{}", self.block, self.name, self.ty.name())
+        }
+    }
+
+    /// The value formatted with the type.
+    pub fn formatted(&self) -> String {
+        self.ty.format(&self.value)
+    }
+}
+
 /// The settings tree.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -627,6 +696,12 @@ impl Settings {
     /// The root is searched first, then its descendants depth-first by priority; a named
     /// block is searched itself, then its descendants.
     pub fn fetch(&self, name: &str) -> Result<Option<(SettingType, Vec<u8>)>, SettingsError> {
+        Ok(self.lookup(name)?.map(|f| (f.ty, f.value)))
+    }
+
+    /// Like [`Settings::fetch`], but also says which block the value came from and under
+    /// which name to show it (for `show`).
+    pub fn lookup(&self, name: &str) -> Result<Option<FoundSetting>, SettingsError> {
         let n = SettingName::parse(name)?;
         let path = self.resolve_block(&n.block);
         if !self.blocks.iter().any(|b| b.path == path) {
@@ -656,8 +731,12 @@ impl Settings {
                 }
             });
             if let Some(e) = hit {
-                let ty = n.ty.unwrap_or(e.ty);
-                return Ok(Some((ty, e.value.clone())));
+                return Ok(Some(FoundSetting {
+                    block: b.path.clone(),
+                    name: pre.map_or_else(|| n.name.clone(), |p| p.0.to_string()),
+                    ty: n.ty.unwrap_or(e.ty),
+                    value: e.value.clone(),
+                }));
             }
         }
         Ok(None)
@@ -691,6 +770,9 @@ impl Settings {
                         .ok()
                         .flatten()
                         .unwrap_or_default();
+                    if s.len() - (close + 1 - open) + value.len() > MAX_EXPANDED_LEN {
+                        return Err(SettingsError::ExpansionTooLong);
+                    }
                     s = format!("{}{}{}", &s[..open], value, &s[close + 1..]);
                 }
             }
@@ -884,6 +966,29 @@ mod tests {
         assert_eq!(s.expand("} ${n}").expect("ok"), "} 1");
         s.set("loop", "${loop}").expect("valid");
         assert_eq!(s.expand("${loop}"), Err(SettingsError::ExpansionLoop));
+    }
+
+    #[test]
+    fn lookup_reports_origin_and_expansion_is_size_bounded() {
+        let mut s = Settings::new();
+        s.set_last_opened("net0");
+        s.store_dhcp("net0.dhcp", [(0xaf02, vec![192, 0, 2, 100])]);
+        let f = s.lookup("ip").expect("ok").expect("found");
+        assert_eq!(
+            (f.qualified_name().as_str(), f.formatted().as_str()),
+            ("net0.dhcp/ip:ipv4", "192.0.2.100")
+        );
+        s.set("x:uint8", "7").expect("valid");
+        let f = s.lookup("x").expect("ok").expect("found");
+        assert_eq!(f.qualified_name(), "x:uint8");
+        assert_eq!(SettingType::Int16.from_number(-2), Some(vec![0xff, 0xfe]));
+        assert_eq!(SettingType::String.from_number(1), None);
+        assert!(SettingType::Uint32.is_numeric() && !SettingType::Hex.is_numeric());
+        s.set("a", "${b}${b}${b}${b}").expect("valid");
+        s.set("b", "${c}${c}${c}${c}").expect("valid");
+        s.set("c", "${d}${d}${d}${d}").expect("valid");
+        s.set("d", &"x".repeat(2000)).expect("valid");
+        assert_eq!(s.expand("${a}"), Err(SettingsError::ExpansionTooLong));
     }
 
     #[test]

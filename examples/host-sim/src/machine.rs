@@ -71,7 +71,12 @@ impl Machine {
     /// `dhcp`: configures net0 and publishes the lease as settings (`net0.dhcp`).
     pub fn dhcp(&mut self) -> Result<Lease, Error> {
         let dev = self.net.as_mut().ok_or(Error::NoInterface)?;
-        let config = DhcpConfig::new(dev.mac(), ClientArch::EFI_X86_64);
+        let mut config = DhcpConfig::new(dev.mac(), ClientArch::EFI_X86_64);
+        // A fresh transaction ID per run, so servers never confuse two runs.
+        config.xid ^= std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
         let lease = dev.dhcp(&mut self.waiter, config)?;
         let name = dev.name().to_string();
         self.publish_lease(&name, &lease);
@@ -132,7 +137,14 @@ impl Machine {
     pub fn fetch(&mut self, uri: &Uri, name: Option<&str>, cmdline: &str) -> Result<usize, Error> {
         let mut sink = VecSink::new(MAX_IMAGE);
         let net = self.net.as_mut().ok_or(Error::NoInterface)?;
-        net.fetch(&mut self.waiter, uri, &mut sink)?;
+        let d = net.fetch(&mut self.waiter, uri, &mut sink)?;
+        if self.waiter.show_progress {
+            let rate = d.size as f64 * 1000.0 / d.elapsed_ms.max(1) as f64 / 1e6;
+            eprintln!(
+                "{}... ok ({} bytes in {} ms, {rate:.1} MB/s; {})",
+                d.uri, d.size, d.elapsed_ms, d.transport
+            );
+        }
         let name = name
             .map(str::to_string)
             .unwrap_or_else(|| default_name(uri));

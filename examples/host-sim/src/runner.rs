@@ -25,17 +25,16 @@ pub fn run(m: &mut Machine, text: &str) -> Ended {
         let mut result = Ok(None);
         for alternative in line.split("||") {
             result = command(m, alternative.trim());
-            if result.is_ok() {
-                break;
+            match &result {
+                Ok(_) => break,
+                // Like iPXE, a failing command says why even when `||` handles it.
+                Err(e) => println!("{e}"),
             }
         }
         match result {
             Ok(None) => {}
             Ok(Some(ended)) => return ended,
-            Err(e) => {
-                println!("{e}");
-                return Ended::Failed(1);
-            }
+            Err(_) => return Ended::Failed(1),
         }
     }
     Ended::Finished

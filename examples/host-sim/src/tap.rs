@@ -4,7 +4,6 @@
 use netboot_core::net::{Progress, Waiter};
 use netboot_core::proto::Millis;
 use smoltcp::phy::{Medium, TunTapInterface};
-use std::io::Write;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
@@ -54,18 +53,8 @@ impl Waiter for HostWaiter {
         false
     }
 
-    fn progress(&mut self, p: &Progress) {
-        if !self.show_progress || !p.done {
-            return;
-        }
-        let mut err = std::io::stderr();
-        let _ = writeln!(
-            err,
-            "{}... ok ({} bytes in {} ms, {:.1} MB/s)",
-            p.uri,
-            p.received,
-            p.elapsed_ms,
-            p.rate() as f64 / 1e6
-        );
+    fn progress(&mut self, _p: &Progress) {
+        // The final line is printed by the caller with the transfer details; a live
+        // percentage would interleave with script output in logs.
     }
 }

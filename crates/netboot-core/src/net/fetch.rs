@@ -129,6 +129,8 @@ pub struct Download {
     pub size: u64,
     /// Milliseconds the transfer took.
     pub elapsed_ms: Millis,
+    /// How it travelled, for logs: `tftp blksize 1432 windowsize 16`, `http/1.1 keep-alive`.
+    pub transport: String,
 }
 
 /// Minimum interval between progress reports.
@@ -283,10 +285,16 @@ impl<D: Device> NetDevice<D> {
         });
         link.close(self);
         result?;
+        let transport = alloc::format!(
+            "tftp blksize {} windowsize {}",
+            transfer.blksize(),
+            transfer.windowsize()
+        );
         Ok(Download {
             uri: uri.to_string(),
             size: transfer.received(),
             elapsed_ms: w.now_ms() - start,
+            transport,
         })
     }
 
@@ -317,10 +325,18 @@ impl<D: Device> NetDevice<D> {
             };
             match outcome {
                 Exchange::Done(size) => {
+                    let transport = if self.http_reused {
+                        "http, reused connection"
+                    } else {
+                        "http"
+                    };
+                    let elapsed_ms = w.now_ms() - start;
+                    let uri = current.to_string();
                     return Ok(Download {
-                        uri: current.to_string(),
+                        uri,
                         size,
-                        elapsed_ms: w.now_ms() - start,
+                        elapsed_ms,
+                        transport: transport.to_string(),
                     });
                 }
                 Exchange::Redirect(head) => match redirects.check(&head)? {
