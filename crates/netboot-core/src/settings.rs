@@ -713,15 +713,7 @@ impl Settings {
         } else {
             pre.map(|p| p.1).unwrap_or(0)
         };
-        let mut order: Vec<&Block> = self
-            .blocks
-            .iter()
-            .filter(|b| {
-                path.is_empty() || b.path == path || b.path.starts_with(&format!("{path}."))
-            })
-            .collect();
-        // Stable: the block itself first (shortest path), then children by priority.
-        order.sort_by_key(|b| (b.path != path, -i16::from(b.priority), depth(&b.path)));
+        let order = self.search_order(&path);
         for b in order {
             let hit = b.entries.iter().find(|e| {
                 if b.dhcp {
@@ -740,6 +732,44 @@ impl Settings {
             }
         }
         Ok(None)
+    }
+
+    /// The blocks a lookup in `path` searches, in iPXE's order: the block itself, then
+    /// its descendants depth-first, siblings by priority (higher first) and then by
+    /// registration order. So `net0` and `net0.dhcp` come before a later `proxydhcp`.
+    fn search_order(&self, path: &str) -> Vec<&Block> {
+        let inside = |b: &Block| {
+            path.is_empty()
+                || b.path == path
+                || b.path
+                    .strip_prefix(path)
+                    .is_some_and(|r| r.starts_with('.'))
+        };
+        // Each block's sort key: (priority, registration index) of every existing block
+        // on its path from the root down, itself included. Lexicographic order of these
+        // keys is depth-first order; computed without recursion, so depth is harmless.
+        let key = |b: &Block| -> Vec<(i16, usize)> {
+            let mut prefixes: Vec<&str> = Vec::new();
+            let mut rest = b.path.as_str();
+            while !rest.is_empty() {
+                prefixes.push(rest);
+                rest = rest.rsplit_once('.').map_or("", |(head, _)| head);
+            }
+            prefixes
+                .iter()
+                .rev()
+                .filter_map(|p| self.blocks.iter().position(|x| x.path == *p))
+                .map(|i| (-i16::from(self.blocks[i].priority), i))
+                .collect()
+        };
+        let mut order: Vec<(Vec<(i16, usize)>, &Block)> = self
+            .blocks
+            .iter()
+            .filter(|b| inside(b))
+            .map(|b| (key(b), b))
+            .collect();
+        order.sort_by(|a, b| a.0.cmp(&b.0));
+        order.into_iter().map(|(_, b)| b).collect()
     }
 
     /// The formatted value of a setting; `None` if unset.
@@ -800,14 +830,6 @@ impl Settings {
             }
         }
         out
-    }
-}
-
-fn depth(path: &str) -> usize {
-    if path.is_empty() {
-        0
-    } else {
-        path.matches('.').count() + 1
     }
 }
 
@@ -944,6 +966,44 @@ mod tests {
             Some("192.0.2.100")
         );
         assert!(s.list().iter().any(|l| l == "net0.dhcp/209:string = cfg"));
+    }
+
+    #[test]
+    fn lookup_is_depth_first_in_registration_order_then_priority() {
+        let mut s = Settings::new();
+        s.set_last_opened("net0");
+        s.store_dhcp(
+            "net0.dhcp",
+            [(54, vec![192, 0, 2, 1]), (0xaf03, vec![192, 0, 2, 1])],
+        );
+        s.store_dhcp(
+            "proxydhcp",
+            [
+                (54, vec![192, 0, 2, 2]),
+                (67, b"proxied.efi".to_vec()),
+                (0xaf03, vec![192, 0, 2, 2]),
+            ],
+        );
+        // net0.dhcp (under net0, registered first) answers before the later proxydhcp...
+        assert_eq!(
+            s.get("dhcp-server").expect("ok").as_deref(),
+            Some("192.0.2.1")
+        );
+        // ...but what only the proxy has still comes from it, with its origin block.
+        let found = s.lookup("filename").expect("ok").expect("set");
+        assert_eq!(found.block, "proxydhcp");
+        assert_eq!(
+            s.get(&alloc::format!("{}/next-server", found.block))
+                .expect("ok")
+                .as_deref(),
+            Some("192.0.2.2")
+        );
+        // A higher ${priority} (175.1) moves a block ahead of its siblings.
+        s.store_dhcp("proxydhcp", [(54, vec![192, 0, 2, 2]), (0xaf01, vec![10])]);
+        assert_eq!(
+            s.get("dhcp-server").expect("ok").as_deref(),
+            Some("192.0.2.2")
+        );
     }
 
     #[test]

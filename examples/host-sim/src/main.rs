@@ -7,40 +7,20 @@
 //! netboot-sim run [--tap IFACE] [--mac MAC] [--set NAME=VALUE]… [--quiet] SCRIPT
 //! ```
 //!
-//! `run` executes SCRIPT (a file path, or `-` for standard input; `autoboot` does what the
-//! firmware does without a script: `dhcp`, then chain the DHCP boot file). `boot`,
-//! `chain` or `imgexec` of an executable image print one line `BOOT {json}` describing
-//! what would start and exit 0. Until the netboot-script interpreter is wired in, `run`
-//! understands a subset of the language (see `runner.rs`).
+//! `run` executes SCRIPT (a file path, or `-` for standard input) with the same runtime
+//! and script interpreter as the firmwares; `autoboot` does what a firmware does without
+//! an embedded script (DHCP on each NIC, then chain the DHCP boot file). `boot`, `chain`
+//! or `imgexec` of an executable image print one line `BOOT {json}` describing what would
+//! start (format, name, command line, initrds with size and SHA-256) and exit 0. Download
+//! details go to standard error unless `--quiet`.
 
-mod machine;
-mod runner;
 mod tap;
 
-use machine::Machine;
-use netboot_core::net::NetDevice;
-use netboot_core::platform::{Console, Key};
-use std::fmt;
-use std::io::{Read, Write};
+use netboot_script::Runtime;
+use netboot_script::machine::Machine;
+use std::io::Read;
 use std::process::ExitCode;
-
-/// The host terminal as a netboot console (output only for now).
-struct HostConsole;
-
-impl fmt::Write for HostConsole {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        // The runtime writes CRLF for firmware consoles; a terminal wants LF.
-        std::io::stdout()
-            .write_all(s.replace("\r\n", "\n").as_bytes())
-            .map_err(|_| fmt::Error)
-    }
-}
-
-impl Console for HostConsole {
-    fn poll_key(&mut self) -> Option<Key> {
-        None
-    }
-}
+use tap::{HostConsole, HostPlatform};
 
 const USAGE: &str = "\
 usage: netboot-sim version
@@ -106,50 +86,43 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
 }
 
 fn run(args: RunArgs) -> Result<ExitCode, String> {
-    let text = match args.script.as_str() {
+    let script = match args.script.as_str() {
         "autoboot" => None,
         "-" => {
-            let mut s = String::new();
+            let mut s = Vec::new();
             std::io::stdin()
-                .read_to_string(&mut s)
+                .read_to_end(&mut s)
                 .map_err(|e| format!("standard input: {e}"))?;
             Some(s)
         }
-        path => Some(std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?),
+        path => Some(std::fs::read(path).map_err(|e| format!("{path}: {e}"))?),
     };
-    let device = args.tap.as_deref().map(tap::open).transpose()?;
-    let mut waiter = tap::HostWaiter::new(device.as_ref());
-    waiter.show_progress = !args.quiet;
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1);
-    let net = device.map(|d| NetDevice::new("net0", d, args.mac, seed, 0));
-    let mut machine = Machine::new(net, waiter);
+    let nic = match args.tap.as_deref() {
+        Some(name) => Some((args.mac, tap::open(name)?)),
+        None => None,
+    };
+    let mut platform = HostPlatform::new(nic);
+    platform.verbose = !args.quiet;
+    let mut machine = Machine::new(platform);
     for (name, value) in &args.sets {
         machine
-            .settings
+            .settings()
             .set(name, value)
             .map_err(|e| format!("--set {name}: {e}"))?;
     }
-    let text = match text {
-        Some(text) => text,
-        None => autoboot_script(&mut machine)?,
-    };
-    Ok(match runner::run(&mut machine, &text) {
-        runner::Ended::Finished | runner::Ended::Booted => ExitCode::SUCCESS,
-        runner::Ended::Failed(code) => ExitCode::from(code.clamp(1, 255) as u8),
+    // Like the firmwares: the script runs as if embedded; no script means autoboot.
+    let status = machine.run(script.as_deref());
+    Ok(if status == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(exit_byte(status))
     })
 }
 
-/// Autoboot: DHCP, then chain the boot file relative to next-server.
-fn autoboot_script(m: &mut Machine) -> Result<String, String> {
-    m.dhcp().map_err(|e| e.to_string())?;
-    let uri = m
-        .boot_uri()
-        .map_err(|e| e.to_string())?
-        .ok_or("DHCP gave no boot filename: nothing to boot")?;
-    Ok(format!("#!ipxe\nchain {uri}\n"))
+/// A process exit status for a netboot status: `exit N` codes as they are, other
+/// failures as 1.
+fn exit_byte(status: u32) -> u8 {
+    u8::try_from(status).ok().filter(|&b| b != 0).unwrap_or(1)
 }
 
 fn main() -> ExitCode {

@@ -1,9 +1,12 @@
-//! The host side of the platform seam: a TAP device through smoltcp (no kernel IP stack
-//! involved), the system clock, and waiting on the TAP file descriptor.
+//! The host platform: a TAP device through smoltcp (no kernel IP stack involved), the
+//! terminal as console, the system clock, and `boot` reported as a `BOOT {json}` line.
 
-use netboot_core::net::{Progress, Waiter};
-use netboot_core::proto::Millis;
+use netboot_core::net::NetDevice;
+use netboot_core::platform::{BootRequest, Console, Key, Platform, PlatformError, PowerAction};
+use sha2::{Digest, Sha256};
 use smoltcp::phy::{Medium, TunTapInterface};
+use std::fmt::{self, Write as _};
+use std::io::Write;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
@@ -14,33 +17,73 @@ pub fn open(name: &str) -> Result<TunTapInterface, String> {
     })
 }
 
-/// Time, idling on the TAP descriptor, and progress output for the poll loops.
-pub struct HostWaiter {
-    start: Instant,
-    fd: Option<RawFd>,
-    /// Print progress lines (`--quiet` turns them off).
-    pub show_progress: bool,
+/// The terminal as a netboot console: output only (scripts run unattended).
+pub struct HostConsole;
+
+impl fmt::Write for HostConsole {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        // The runtime writes CRLF for firmware consoles; a terminal wants LF.
+        let mut out = std::io::stdout();
+        out.write_all(s.replace("\r\n", "\n").as_bytes())
+            .map_err(|_| fmt::Error)?;
+        out.flush().map_err(|_| fmt::Error)
+    }
 }
 
-impl HostWaiter {
-    /// A waiter that wakes when `tap` has a frame.
-    pub fn new(tap: Option<&TunTapInterface>) -> Self {
-        HostWaiter {
+impl Console for HostConsole {
+    fn poll_key(&mut self) -> Option<Key> {
+        None
+    }
+}
+
+/// The simulated machine.
+pub struct HostPlatform {
+    start: Instant,
+    console: HostConsole,
+    nic: Option<([u8; 6], TunTapInterface)>,
+    fd: Option<RawFd>,
+    /// Print diagnostic lines (download details) on standard error.
+    pub verbose: bool,
+}
+
+impl HostPlatform {
+    /// A machine with an optional TAP NIC.
+    pub fn new(nic: Option<([u8; 6], TunTapInterface)>) -> Self {
+        let fd = nic.as_ref().map(|(_, t)| t.as_raw_fd());
+        HostPlatform {
             start: Instant::now(),
-            fd: tap.map(|t| t.as_raw_fd()),
-            show_progress: true,
+            console: HostConsole,
+            nic,
+            fd,
+            verbose: true,
         }
     }
 }
 
-impl Waiter for HostWaiter {
-    fn now_ms(&mut self) -> Millis {
-        self.start.elapsed().as_millis() as Millis
+impl Platform for HostPlatform {
+    type Nic = TunTapInterface;
+
+    fn name(&self) -> &'static str {
+        "sim"
     }
 
-    fn idle(&mut self, ms: Millis) {
+    fn client_arch(&self) -> u16 {
+        // Servers are configured for UEFI clients most often; the simulator poses as one.
+        7
+    }
+
+    fn console(&mut self) -> &mut dyn Console {
+        &mut self.console
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    fn idle(&mut self, ms: u64) {
         let d = Duration::from_millis(ms);
         match self.fd {
+            // Wake as soon as a frame arrives.
             Some(fd) => {
                 let _ = smoltcp::phy::wait(fd, Some(d.into()));
             }
@@ -48,13 +91,121 @@ impl Waiter for HostWaiter {
         }
     }
 
-    fn cancelled(&mut self) -> bool {
-        // Ctrl-C on the host ends the process through the default SIGINT action.
-        false
+    fn take_nics(&mut self) -> Vec<([u8; 6], TunTapInterface)> {
+        self.nic.take().into_iter().collect()
     }
 
-    fn progress(&mut self, _p: &Progress) {
-        // The final line is printed by the caller with the transfer details; a live
-        // percentage would interleave with script output in logs.
+    fn boot(
+        &mut self,
+        request: &BootRequest<'_>,
+        _nics: &mut [NetDevice<TunTapInterface>],
+    ) -> Result<(), PlatformError> {
+        println!("{}", boot_line(request));
+        let _ = std::io::stdout().flush();
+        // The simulator's job ends where a real machine would start the image.
+        std::process::exit(0);
+    }
+
+    fn power(&mut self, action: PowerAction) -> PlatformError {
+        println!("{action:?}: the simulator stops here");
+        let _ = std::io::stdout().flush();
+        std::process::exit(0);
+    }
+
+    fn log(&mut self, line: &str) {
+        if self.verbose {
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// The `BOOT {json}` line describing what would start.
+pub fn boot_line(r: &BootRequest<'_>) -> String {
+    let initrds: Vec<serde_json::Value> = r
+        .initrds
+        .iter()
+        .map(|i| serde_json::json!({"name": i.name, "size": i.data.len(), "sha256": sha256_hex(i.data)}))
+        .collect();
+    let json = serde_json::json!({
+        "format": format_of(r.data),
+        "name": r.name,
+        "uri": r.uri,
+        "size": r.data.len(),
+        "sha256": sha256_hex(r.data),
+        "cmdline": r.cmdline,
+        "initrds": initrds,
+    });
+    format!("BOOT {json}")
+}
+
+/// Lower-case hex SHA-256.
+pub fn sha256_hex(data: &[u8]) -> String {
+    let mut s = String::with_capacity(64);
+    for b in Sha256::digest(data).iter() {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// A coarse format guess until netboot-image's probes are wired in.
+pub fn format_of(data: &[u8]) -> &'static str {
+    if netboot_script::is_script(data) {
+        "script"
+    } else if data.get(0x202..0x206) == Some(b"HdrS") {
+        "bzimage"
+    } else if data.starts_with(b"MZ") {
+        "pe"
+    } else if data.starts_with(b"\x7fELF") {
+        "elf"
+    } else {
+        "unknown"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_matches_the_known_vector() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn boot_line_describes_image_and_initrds() {
+        let mut bz = vec![0u8; 0x300];
+        bz[0x202..0x206].copy_from_slice(b"HdrS");
+        let initrds = [netboot_core::platform::BootInitrd {
+            name: "initrd.img",
+            data: b"abc",
+        }];
+        let r = BootRequest {
+            name: "vmlinuz",
+            uri: Some("http://192.0.2.1/vmlinuz"),
+            data: &bz,
+            cmdline: "quiet",
+            initrds: &initrds,
+        };
+        let line = boot_line(&r);
+        let json: serde_json::Value =
+            serde_json::from_str(line.strip_prefix("BOOT ").expect("prefix")).expect("JSON");
+        assert_eq!(json["format"], "bzimage");
+        assert_eq!(json["cmdline"], "quiet");
+        assert_eq!(json["initrds"][0]["name"], "initrd.img");
+        assert_eq!(json["initrds"][0]["size"], 3);
+        assert_eq!(
+            json["initrds"][0]["sha256"],
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn formats_are_recognised() {
+        assert_eq!(format_of(b"#!ipxe\necho\n"), "script");
+        assert_eq!(format_of(b"MZ\x90\x00"), "pe");
+        assert_eq!(format_of(b"070701"), "unknown");
     }
 }

@@ -1,0 +1,572 @@
+//! The standard [`Runtime`]: settings, images and the network stack over a
+//! [`Platform`]. Backends (UEFI, BIOS, the host simulator) implement [`Platform`] once and
+//! get the whole script language on top:
+//!
+//! ```ignore
+//! let status = Machine::new(platform).run(netboot_core::embed::script());
+//! ```
+//!
+//! [`Machine::run`] is the runtime contract of the design: run the embedded script if
+//! there is one, otherwise autoboot (DHCP on each NIC in turn, then chain the DHCP boot
+//! file relative to next-server).
+
+use crate::image::{Image, ImageKind, ImageRegistry, ImageType};
+use crate::runtime::{Digest, FetchRequest, Fetched, IfconfOptions, PowerRequest};
+use crate::{Error, Interpreter, Posix, Runtime};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt::Write as _;
+use netboot_core::error::Error as CoreError;
+use netboot_core::net::{NetDevice, Progress, VecSink, Waiter};
+use netboot_core::platform::{BootInitrd, BootRequest, Key, Platform, PowerAction};
+use netboot_core::proto::dhcp::{ClientArch, DhcpConfig, Lease};
+use netboot_core::settings::Settings;
+use netboot_core::uri::{Uri, pxe_uri};
+
+/// Largest image accepted by default (4 GiB); a hostile server cannot exhaust memory
+/// beyond what the platform can allocate, and allocation failures are errors.
+pub const MAX_IMAGE: u64 = 4 << 30;
+
+/// Types the machine recognises without netboot-image's full probes.
+const EFI: ImageType = ImageType {
+    name: "EFI",
+    kind: ImageKind::Executable,
+};
+const BZIMAGE: ImageType = ImageType {
+    name: "bzImage",
+    kind: ImageKind::Executable,
+};
+const ELF: ImageType = ImageType {
+    name: "ELF",
+    kind: ImageKind::Executable,
+};
+
+/// The runtime state over a platform.
+pub struct Machine<P: Platform> {
+    platform: P,
+    settings: Settings,
+    images: ImageRegistry<Vec<u8>>,
+    nets: Vec<NetDevice<P::Nic>>,
+}
+
+impl<P: Platform> Machine<P> {
+    /// Takes the platform's NICs (as `net0`, `net1`, …) and fills the builtin settings.
+    pub fn new(mut platform: P) -> Self {
+        let mut settings = Settings::new();
+        let builtins = [
+            ("buildarch", "x86_64"),
+            ("platform", platform.name()),
+            ("version", netboot_core::VERSION),
+            ("product-name", "netboot"),
+        ];
+        for (name, value) in builtins {
+            let _ = settings.set(&format!("builtin/{name}"), value);
+        }
+        for (name, value) in platform.system_settings() {
+            let _ = settings.set(&name, &value);
+        }
+        let now = platform.now_ms();
+        let mut nets = Vec::new();
+        for (i, (mac, nic)) in platform.take_nics().into_iter().enumerate() {
+            let name = format!("net{i}");
+            let seed =
+                u64::from_le_bytes([mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], 0, 0]) ^ now;
+            let _ = settings.set(&format!("{name}/mac:hex"), &hex(&mac, ":"));
+            nets.push(NetDevice::new(&name, nic, mac, seed, now));
+        }
+        Machine {
+            platform,
+            settings,
+            images: ImageRegistry::new(),
+            nets,
+        }
+    }
+
+    /// The platform.
+    pub fn platform(&mut self) -> &mut P {
+        &mut self.platform
+    }
+
+    /// Runs the embedded script, or autoboots. Returns the final status: 0 on success,
+    /// else an error code (the failure has been printed).
+    pub fn run(&mut self, embedded: Option<&[u8]>) -> u32 {
+        let mut interp = Interpreter::new();
+        let result = match embedded {
+            Some(script) => {
+                let mut image = Image::new("embedded", script.to_vec());
+                image.ty = Some(ImageType::SCRIPT);
+                let id = self.images.register(image);
+                interp.exec_image(self, id)
+            }
+            None => self.autoboot(&mut interp),
+        };
+        match result {
+            Ok(()) => 0,
+            Err(e) => {
+                self.print(&format!("{e}\n"));
+                e.code()
+            }
+        }
+    }
+
+    /// iPXE's autoboot: each NIC in turn, DHCP then the boot file; the first that
+    /// boots ends it.
+    fn autoboot(&mut self, interp: &mut Interpreter) -> Result<(), Error> {
+        let names: Vec<String> = self.nets.iter().map(|n| n.name().to_string()).collect();
+        if names.is_empty() {
+            return Err(Error::platform(
+                Posix::Enodev,
+                1,
+                "no network devices found",
+            ));
+        }
+        let mut last = None;
+        for name in names {
+            let attempt = self
+                .ifconf(&name, &IfconfOptions::default())
+                .and_then(|()| {
+                    let uri = self.boot_uri()?.ok_or_else(|| {
+                        Error::platform(
+                            Posix::Enoent,
+                            2,
+                            format!("{name}: DHCP gave no boot filename: nothing to boot"),
+                        )
+                    })?;
+                    let fetched = self.fetch(&FetchRequest {
+                        uri: &uri,
+                        cwuri: None,
+                        timeout_ms: 0,
+                        quiet: false,
+                    })?;
+                    let mut image = Image::new(
+                        crate::image::default_name(&fetched.uri).unwrap_or_default(),
+                        fetched.data,
+                    );
+                    image.uri = Some(fetched.uri);
+                    image.ty = crate::interp::probe(self, &image.data);
+                    let id = self.images.register(image);
+                    interp.exec_image(self, id)
+                });
+            match attempt {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    self.print(&format!("{e}\n"));
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or(Error::platform(
+            Posix::Enodev,
+            1,
+            "no network devices found",
+        )))
+    }
+
+    /// The DHCP boot file as a URI: relative to next-server from the same block that gave
+    /// the filename (so a ProxyDHCP filename goes with the proxy's next-server).
+    fn boot_uri(&mut self) -> Result<Option<String>, Error> {
+        let Some(found) = self.settings.lookup("filename")? else {
+            return Ok(None);
+        };
+        let filename = found.ty.format(&found.value);
+        if filename.is_empty() {
+            return Ok(None);
+        }
+        let filename = self.settings.expand(&filename)?;
+        let next = self.settings.get(&format!("{}/next-server", found.block))?;
+        let next = next
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(core::net::Ipv4Addr::UNSPECIFIED);
+        let uri = pxe_uri(next, 69, &filename)
+            .map_err(|e| Error::platform(Posix::Einval, 3, e.to_string()))?;
+        Ok(Some(uri.to_string()))
+    }
+
+    fn device_index(&self, iface: &str) -> Result<usize, Error> {
+        self.nets
+            .iter()
+            .position(|n| n.name() == iface)
+            .ok_or_else(|| Error::platform(Posix::Enodev, 4, format!("No such interface: {iface}")))
+    }
+
+    fn publish_lease(&mut self, dev: &str, lease: &Lease) {
+        let mut options: Vec<(u32, Vec<u8>)> = lease
+            .options
+            .iter()
+            .map(|(c, v)| (u32::from(*c), v.clone()))
+            .collect();
+        options.push((0xaf02, lease.address.octets().to_vec()));
+        if let Some(ns) = lease.next_server {
+            options.push((0xaf03, ns.octets().to_vec()));
+        }
+        if let Some(f) = &lease.filename {
+            options.retain(|(t, _)| *t != 67);
+            options.push((67, f.as_bytes().to_vec()));
+        }
+        self.settings.store_dhcp(&format!("{dev}.dhcp"), options);
+        self.settings.remove_block("proxydhcp");
+        if let Some(proxy) = &lease.proxy {
+            let mut options: Vec<(u32, Vec<u8>)> = proxy
+                .options
+                .iter()
+                .map(|(c, v)| (u32::from(*c), v.clone()))
+                .collect();
+            if let Some(ns) = proxy.next_server {
+                options.push((0xaf03, ns.octets().to_vec()));
+            }
+            self.settings.store_dhcp("proxydhcp", options);
+        }
+    }
+
+    /// The device downloads go through: the first configured one.
+    fn routed_device(&mut self) -> Result<usize, Error> {
+        self.nets
+            .iter()
+            .position(|n| n.ip_config().is_some())
+            .ok_or_else(|| {
+                Error::platform(
+                    Posix::Enetunreach,
+                    5,
+                    "no network interface is configured (hint: run dhcp first)",
+                )
+            })
+    }
+}
+
+/// The platform as the poll loops' [`Waiter`]: Ctrl-C on the console cancels.
+struct PlatformWaiter<'a, P: Platform> {
+    platform: &'a mut P,
+    quiet: bool,
+    shown: bool,
+}
+
+impl<P: Platform> Waiter for PlatformWaiter<'_, P> {
+    fn now_ms(&mut self) -> u64 {
+        self.platform.now_ms()
+    }
+
+    fn idle(&mut self, ms: u64) {
+        self.platform.idle(ms);
+    }
+
+    fn cancelled(&mut self) -> bool {
+        matches!(self.platform.console().poll_key(), Some(k) if k == Key::CTRL_C)
+    }
+
+    fn progress(&mut self, p: &Progress) {
+        if self.quiet || p.done {
+            return;
+        }
+        // A percentage (or byte count) that rewrites itself, as iPXE's does.
+        let text = match p.percent() {
+            Some(pc) => format!("{pc:3}%"),
+            None => format!("{:>4}M", p.received >> 20),
+        };
+        let back = if self.shown {
+            "\u{8}\u{8}\u{8}\u{8}"
+        } else {
+            ""
+        };
+        self.shown = true;
+        let _ = write!(self.platform.console(), "{back}{text}");
+    }
+}
+
+fn core_error(e: CoreError) -> Error {
+    let posix = match &e {
+        CoreError::Cancelled => Posix::Ecanceled,
+        CoreError::Dhcp { .. } | CoreError::Dns(_) => Posix::Etimedout,
+        CoreError::Tftp(_) | CoreError::Http(_) => Posix::Enoent,
+        CoreError::Connection { .. } => Posix::Econnrefused,
+        CoreError::NotConfigured { .. } | CoreError::NoInterface => Posix::Enetunreach,
+        CoreError::TooLarge { .. } => Posix::Efbig,
+        CoreError::OutOfMemory { .. } => Posix::Enomem,
+        _ => Posix::Einval,
+    };
+    if matches!(e, CoreError::Cancelled) {
+        return Error::Canceled;
+    }
+    Error::platform(posix, (e.code() & 0x1f) as u8, e.to_string())
+}
+
+fn hex(bytes: &[u8], sep: &str) -> String {
+    let mut s = String::new();
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            s.push_str(sep);
+        }
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+impl<P: Platform> Runtime for Machine<P> {
+    type Blob = Vec<u8>;
+
+    fn settings(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+
+    fn images(&mut self) -> &mut ImageRegistry<Vec<u8>> {
+        &mut self.images
+    }
+
+    fn print(&mut self, text: &str) {
+        // Firmware consoles want CRLF.
+        let console = self.platform.console();
+        for (i, line) in text.split('\n').enumerate() {
+            if i > 0 {
+                let _ = console.write_str("\r\n");
+            }
+            let _ = console.write_str(line);
+        }
+    }
+
+    fn poll_key(&mut self) -> Option<Key> {
+        self.platform.console().poll_key()
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.platform.now_ms()
+    }
+
+    fn idle(&mut self) {
+        let now = self.platform.now_ms();
+        for n in &mut self.nets {
+            n.poll(now);
+        }
+        self.platform.idle(1);
+    }
+
+    fn fetch(&mut self, req: &FetchRequest<'_>) -> Result<Fetched<Vec<u8>>, Error> {
+        let invalid =
+            |e: netboot_core::uri::UriError| Error::platform(Posix::Einval, 6, e.to_string());
+        let uri = match req.cwuri {
+            Some(base) => Uri::parse(base)
+                .and_then(|b| b.resolve(req.uri))
+                .map_err(invalid)?,
+            None => Uri::parse(req.uri).map_err(invalid)?,
+        };
+        let index = self.routed_device()?;
+        if !req.quiet {
+            self.print(&format!("{uri}... "));
+        }
+        let mut sink = VecSink::new(MAX_IMAGE);
+        let mut waiter = PlatformWaiter {
+            platform: &mut self.platform,
+            quiet: req.quiet,
+            shown: false,
+        };
+        let result = self.nets[index].fetch(&mut waiter, &uri, &mut sink);
+        let shown = waiter.shown;
+        if !req.quiet {
+            let back = if shown { "\u{8}\u{8}\u{8}\u{8}" } else { "" };
+            // Like iPXE, the outcome completes the progress line, even when `||`
+            // handles the failure.
+            match &result {
+                Ok(_) => self.print(&format!("{back}ok\n")),
+                Err(e) => self.print(&format!("{back}{e}\n")),
+            }
+        }
+        let d = result.map_err(core_error)?;
+        let rate = d.size * 1000 / d.elapsed_ms.max(1);
+        let line = format!(
+            "{}: {} bytes in {} ms, {} kB/s, {}",
+            d.uri,
+            d.size,
+            d.elapsed_ms,
+            rate / 1000,
+            d.transport
+        );
+        self.platform.log(&line);
+        Ok(Fetched {
+            data: sink.data,
+            uri: d.uri,
+        })
+    }
+
+    fn probe(&mut self, data: &Vec<u8>) -> Option<ImageType> {
+        if data.starts_with(b"MZ") {
+            Some(EFI)
+        } else if data.get(0x202..0x206) == Some(b"HdrS") {
+            Some(BZIMAGE)
+        } else if data.starts_with(b"\x7fELF") {
+            Some(ELF)
+        } else {
+            None
+        }
+    }
+
+    fn execute(&mut self, image: &Image<Vec<u8>>) -> Result<(), Error> {
+        let initrds: Vec<BootInitrd<'_>> = self
+            .images
+            .initrds()
+            .map(|i| BootInitrd {
+                name: &i.name,
+                data: &i.data,
+            })
+            .collect();
+        let request = BootRequest {
+            name: &image.name,
+            uri: image.uri.as_deref(),
+            data: &image.data,
+            cmdline: image.cmdline.as_deref().unwrap_or(""),
+            initrds: &initrds,
+        };
+        self.platform
+            .boot(&request, &mut self.nets)
+            .map_err(|e| Error::platform(Posix::Enoexec, (e.code & 0x1f) as u8, e.message))
+    }
+
+    fn digest(&mut self, algorithm: Digest, data: &[u8]) -> Result<Vec<u8>, Error> {
+        use sha2::Digest as _;
+        Ok(match algorithm {
+            Digest::Sha256 => sha2::Sha256::digest(data).to_vec(),
+            Digest::Sha224 => sha2::Sha224::digest(data).to_vec(),
+            Digest::Sha384 => sha2::Sha384::digest(data).to_vec(),
+            Digest::Sha512 => sha2::Sha512::digest(data).to_vec(),
+            Digest::Sha1 | Digest::Md5 => {
+                return Err(Error::NotSupported("md5sum and sha1sum (use sha256sum)"));
+            }
+        })
+    }
+
+    fn interfaces(&mut self) -> Vec<String> {
+        self.nets.iter().map(|n| n.name().to_string()).collect()
+    }
+
+    fn resolve_interface(&mut self, name: &str) -> Option<String> {
+        let name = match name {
+            "netX" => self
+                .settings
+                .get("netX/mac")
+                .ok()
+                .flatten()
+                .and_then(|mac| {
+                    self.nets
+                        .iter()
+                        .find(|n| hex(&n.mac(), ":") == mac)
+                        .map(|n| n.name().to_string())
+                })?,
+            other => other.to_string(),
+        };
+        self.nets.iter().any(|n| n.name() == name).then_some(name)
+    }
+
+    fn ifopen(&mut self, iface: &str) -> Result<(), Error> {
+        let i = self.device_index(iface)?;
+        // A static configuration set beforehand (`set net0/ip …`) applies on open.
+        let ip = self
+            .settings
+            .get(&format!("{iface}/ip"))?
+            .and_then(|s| s.parse().ok());
+        if let Some(address) = ip {
+            let mask: Option<core::net::Ipv4Addr> = self
+                .settings
+                .get(&format!("{iface}/netmask"))?
+                .and_then(|s| s.parse().ok());
+            let gateway = self
+                .settings
+                .get(&format!("{iface}/gateway"))?
+                .and_then(|s| s.parse().ok());
+            let dns = self
+                .settings
+                .get(&format!("{iface}/dns"))?
+                .and_then(|s| s.parse().ok());
+            self.nets[i].configure(netboot_core::net::IpConfig {
+                address,
+                prefix_len: mask
+                    .map(|m| u32::from(m).leading_ones() as u8)
+                    .unwrap_or(24),
+                gateway,
+                dns: dns.into_iter().collect(),
+            });
+        }
+        self.settings.set_last_opened(iface);
+        Ok(())
+    }
+
+    fn ifclose(&mut self, iface: &str) -> Result<(), Error> {
+        let i = self.device_index(iface)?;
+        self.nets[i].deconfigure();
+        self.settings.remove_block(&format!("{iface}.dhcp"));
+        Ok(())
+    }
+
+    fn ifstat(&mut self, iface: &str) -> Result<(), Error> {
+        let i = self.device_index(iface)?;
+        let n = &self.nets[i];
+        let ip = n
+            .ip_config()
+            .map(|c| format!("{}/{}", c.address, c.prefix_len));
+        let text = format!(
+            "{}: {} using {} [open]\n  [IPv4 {}]\n",
+            n.name(),
+            hex(&n.mac(), ":"),
+            self.platform.name(),
+            ip.as_deref().unwrap_or("unconfigured")
+        );
+        self.print(&text);
+        Ok(())
+    }
+
+    fn ifconf(&mut self, iface: &str, opts: &IfconfOptions) -> Result<(), Error> {
+        if let Some(c) = &opts.configurator
+            && c != "dhcp"
+        {
+            return Err(Error::NotSupported("ifconf --configurator other than dhcp"));
+        }
+        let i = self.device_index(iface)?;
+        self.settings.set_last_opened(iface);
+        self.print(&format!(
+            "Configuring ({iface} {})...",
+            hex(&self.nets[i].mac(), ":")
+        ));
+        let mut config =
+            DhcpConfig::new(self.nets[i].mac(), ClientArch(self.platform.client_arch()));
+        config.xid ^= self.platform.now_ms() as u32;
+        if let Some(uc) = self.settings.get("user-class")? {
+            config.user_class = Some(uc.into_bytes());
+        }
+        let mut waiter = PlatformWaiter {
+            platform: &mut self.platform,
+            quiet: true,
+            shown: false,
+        };
+        let result = self.nets[i].dhcp(&mut waiter, config);
+        match result {
+            Ok(lease) => {
+                self.print(" ok\n");
+                self.publish_lease(iface, &lease);
+                Ok(())
+            }
+            Err(e) => {
+                self.print(" failed\n");
+                Err(core_error(e))
+            }
+        }
+    }
+
+    fn nslookup(&mut self, name: &str) -> Result<String, Error> {
+        let i = self.routed_device()?;
+        let mut waiter = PlatformWaiter {
+            platform: &mut self.platform,
+            quiet: true,
+            shown: false,
+        };
+        let ip = self.nets[i]
+            .resolve(&mut waiter, name)
+            .map_err(core_error)?;
+        Ok(ip.to_string())
+    }
+
+    fn power(&mut self, request: PowerRequest) -> Error {
+        let action = match request {
+            PowerRequest::PowerOff => PowerAction::PowerOff,
+            PowerRequest::Reboot { .. } => PowerAction::Reboot,
+        };
+        let e = self.platform.power(action);
+        Error::platform(Posix::Enotsup, 7, e.message)
+    }
+}
