@@ -46,6 +46,7 @@ pub mod image;
 mod interp;
 pub mod keys;
 pub mod lineedit;
+pub mod lint;
 pub mod machine;
 pub mod menu;
 pub mod options;

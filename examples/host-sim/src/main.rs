@@ -5,6 +5,7 @@
 //! ```text
 //! netboot-sim version
 //! netboot-sim run [--tap IFACE] [--mac MAC] [--set NAME=VALUE]… [--quiet] SCRIPT
+//! netboot-sim check SCRIPT…
 //! ```
 //!
 //! `run` executes SCRIPT (a file path, or `-` for standard input) with the same runtime
@@ -25,7 +26,38 @@ use tap::{HostConsole, HostPlatform};
 const USAGE: &str = "\
 usage: netboot-sim version
        netboot-sim run [--tap IFACE] [--mac MAC] [--set NAME=VALUE]... [--quiet] SCRIPT|-|autoboot
+       netboot-sim check SCRIPT...
 ";
+
+/// `check`: lints scripts; prints `file:line: severity: message`; fails on errors.
+fn check(paths: &[String]) -> ExitCode {
+    if paths.is_empty() {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    }
+    let mut errors = 0;
+    for path in paths {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                println!("{path}: error: cannot read: {e}");
+                errors += 1;
+                continue;
+            }
+        };
+        for d in netboot_script::lint::check(&bytes) {
+            if d.severity == netboot_script::lint::Severity::Error {
+                errors += 1;
+            }
+            println!("{path}:{d}");
+        }
+    }
+    if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
 
 /// Options of `run`.
 struct RunArgs {
@@ -135,6 +167,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Some((cmd, rest)) if cmd == "check" => check(rest),
         Some((cmd, [])) if cmd == "version" || cmd == "--version" => {
             match netboot_core::startup::announce(&mut HostConsole) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -26,3 +26,63 @@ fn unknown_commands_fail_with_usage() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage: netboot-sim"));
 }
+
+#[test]
+fn check_reports_file_line_and_fails_on_errors() {
+    let dir = std::env::temp_dir().join(format!("netboot-sim-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let bad = dir.join("bad.ipxe");
+    std::fs::write(
+        &bad,
+        "#!ipxe\ndhcp\nkernal http://x/vmlinuz\ngoto nowhere\n",
+    )
+    .expect("write");
+    let good = dir.join("good.ipxe");
+    std::fs::write(
+        &good,
+        "#!ipxe\ndhcp\nchain http://${next-server}/boot.ipxe\n",
+    )
+    .expect("write");
+    let out = sim(&[
+        "check",
+        good.to_str().expect("utf-8"),
+        bad.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    let bad = bad.display().to_string();
+    assert!(
+        text.contains(&format!("{bad}:3: error: unknown command \"kernal\"")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{bad}:4: error: goto nowhere")),
+        "{text}"
+    );
+    assert!(!text.contains("good.ipxe"), "{text}");
+    let out = sim(&["check", good.to_str().expect("utf-8")]);
+    assert!(out.status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_repository_scenario_scripts_lint_clean() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../xtask/scenarios/scripts");
+    let mut scripts: Vec<String> = std::fs::read_dir(&dir)
+        .expect("scenario scripts")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "ipxe"))
+        .map(|p| p.display().to_string())
+        .collect();
+    scripts.sort();
+    assert!(!scripts.is_empty());
+    let mut args = vec!["check"];
+    args.extend(scripts.iter().map(String::as_str));
+    let out = sim(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
