@@ -9,6 +9,7 @@
 //! - `cargo xtask scenario [NAME…]` — only the QEMU scenarios (after a build).
 //! - `cargo xtask provision` — only the idempotent installation step.
 
+mod compat;
 mod demo;
 mod firmware;
 mod lab;
@@ -25,13 +26,15 @@ usage: cargo xtask <command> [options]
 
 commands:
   demo                      build netboot.efi with the demo script and network-boot Linux in QEMU
-  test [--jobs N] [--skip-lint]
-                            every test: fmt/clippy, unit and doc tests, firmware builds, QEMU scenarios
+  test [--jobs N] [--skip-lint] [NAME...]
+                            every test: fmt/clippy, unit and doc tests, firmware builds, the script
+                            compatibility suite through netboot-sim, QEMU and netboot-sim scenarios
   build                     build target/netboot/{netboot.efi,netboot.kpxe,netboot.lkrn,netboot-sim}
                             (NETBOOT_EMBED=script.ipxe embeds a script)
   scenario [--jobs N] [--no-build] [NAME...]
                             run QEMU scenarios from xtask/scenarios/ (all when no NAME;
                             --no-build reuses the firmware already in target/netboot/)
+  compat                    the script compatibility suite through the built netboot-sim
   provision                 install packages, rustup targets, the test kernel and initrd
 ";
 
@@ -47,6 +50,9 @@ fn main() -> ExitCode {
         "build" => firmware::build_all(None).map(|_| ()),
         "scenario" => run_scenarios(rest),
         "provision" => provision::run().map(|_| ()),
+        "compat" => compat::run(&firmware::Firmware {
+            dir: util::out_dir(),
+        }),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -150,8 +156,13 @@ fn run_tests(args: &[String]) -> Result<()> {
         "unit and doc tests",
         util::cmd("cargo", &["test", "--workspace"]).current_dir(&root),
     )?;
-    firmware::build_all(None)?;
-    let result = scenario::run_all(&assets, &opts.names, opts.jobs);
+    let fw = firmware::build_all(None)?;
+    let compat = if opts.names.is_empty() {
+        compat::run(&fw)
+    } else {
+        Ok(())
+    };
+    let result = scenario::run_all(&assets, &opts.names, opts.jobs).and(compat);
     eprintln!(
         "xtask test: finished in {:.0} s",
         started.elapsed().as_secs_f64()

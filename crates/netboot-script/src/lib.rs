@@ -52,6 +52,7 @@ pub mod menu;
 pub mod options;
 pub mod parse;
 pub mod runtime;
+pub mod testing;
 
 pub use error::{Error, IpxeText, Posix, SUBSYSTEM_PLATFORM, SUBSYSTEM_SCRIPT};
 pub use interp::{Interpreter, MAX_NESTING, MAX_REPLACEMENTS, SHELL_PROMPT};

@@ -194,30 +194,7 @@ fn parse_key(s: &str) -> Key {
 }
 
 fn normalise(raw: &str) -> String {
-    let mut out = String::new();
-    let mut chars = raw.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\x1b' if chars.peek() == Some(&'[') => {
-                chars.next();
-                let mut seq = String::new();
-                for c in chars.by_ref() {
-                    seq.push(c);
-                    if c.is_ascii_alphabetic() {
-                        break;
-                    }
-                }
-                if seq.ends_with('H') {
-                    out.push('\n');
-                } else if seq == "7m" {
-                    out.push('*');
-                }
-            }
-            '\x08' => out.push_str("^H"),
-            c => out.push(c),
-        }
-    }
-    out
+    netboot_script::testing::normalise_console(raw)
 }
 
 fn run_case(path: &Path) -> (String, String) {
