@@ -28,19 +28,47 @@ use netboot_core::uri::{Uri, pxe_uri};
 /// beyond what the platform can allocate, and allocation failures are errors.
 pub const MAX_IMAGE: u64 = 4 << 30;
 
-/// Types the machine recognises without netboot-image's full probes.
-const EFI: ImageType = ImageType {
-    name: "EFI",
-    kind: ImageKind::Executable,
-};
-const BZIMAGE: ImageType = ImageType {
-    name: "bzImage",
-    kind: ImageKind::Executable,
-};
-const ELF: ImageType = ImageType {
-    name: "ELF",
-    kind: ImageKind::Executable,
-};
+/// The image types `imgstat` shows, from netboot-image's probe.
+const fn image_type(format: netboot_image::Format) -> Option<ImageType> {
+    use netboot_image::Format as F;
+    let (name, kind) = match format {
+        F::BzImage => ("bzImage", ImageKind::Executable),
+        F::Pe => ("EFI", ImageKind::Executable),
+        F::Uki => ("UKI", ImageKind::Executable),
+        F::Nbp => ("PXE", ImageKind::Executable),
+        F::Elf => ("ELF", ImageKind::Executable),
+        F::Multiboot => ("multiboot", ImageKind::Executable),
+        F::Com32 => ("COM32", ImageKind::Executable),
+        F::Gzip => ("gzip", ImageKind::Archive),
+        F::Zlib => ("zlib", ImageKind::Archive),
+        // Everything else is data (an initrd, an ISO for sanboot, …).
+        _ => return None,
+    };
+    Some(ImageType { name, kind })
+}
+
+/// An initrd as the kernel receives it: raw, or wrapped in a CPIO header when the script
+/// said `initrd NAME /path [mode=…]` (iPXE's initrd construction, §6.7).
+fn initrd_bytes(image: &Image<Vec<u8>>) -> Result<Option<Vec<u8>>, Error> {
+    let Some(args) = image.cpio_args() else {
+        return Ok(None);
+    };
+    let size = image.data.len() as u64;
+    let header = netboot_image::cpio::initrd_prefix(
+        args.path.as_bytes(),
+        args.mode,
+        args.directory,
+        size,
+        args.mkdir,
+    )
+    .map_err(|e| Error::platform(Posix::Einval, 8, format!("initrd {}: {e}", image.name)))?;
+    let mut out = header;
+    if !args.directory {
+        out.extend_from_slice(&image.data);
+        out.resize(out.len() + netboot_image::cpio::data_padding(size), 0);
+    }
+    Ok(Some(out))
+}
 
 /// The runtime state over a platform.
 pub struct Machine<P: Platform> {
@@ -387,24 +415,38 @@ impl<P: Platform> Runtime for Machine<P> {
     }
 
     fn probe(&mut self, data: &Vec<u8>) -> Option<ImageType> {
-        if data.starts_with(b"MZ") {
-            Some(EFI)
-        } else if data.get(0x202..0x206) == Some(b"HdrS") {
-            Some(BZIMAGE)
-        } else if data.starts_with(b"\x7fELF") {
-            Some(ELF)
-        } else {
-            None
-        }
+        image_type(netboot_image::probe(data).format)
+    }
+
+    fn extract(&mut self, image: &Image<Vec<u8>>) -> Result<Vec<u8>, Error> {
+        use netboot_image::inflate;
+        let result = match netboot_image::probe(&image.data).format {
+            netboot_image::Format::Gzip => inflate::gunzip(&image.data, MAX_IMAGE as usize),
+            netboot_image::Format::Zlib => {
+                inflate::zlib_decompress(&image.data, MAX_IMAGE as usize)
+            }
+            other => {
+                let msg = format!("cannot extract {} images", other.name());
+                return Err(Error::platform(Posix::Enotsup, 9, msg));
+            }
+        };
+        result.map_err(|e| Error::platform(Posix::Einval, 10, format!("{}: {e}", image.name)))
     }
 
     fn execute(&mut self, image: &Image<Vec<u8>>) -> Result<(), Error> {
+        // Initrds with a CPIO path get their header now; the others are passed as they are.
+        let wrapped: Vec<Option<Vec<u8>>> = self
+            .images
+            .initrds()
+            .map(initrd_bytes)
+            .collect::<Result<_, _>>()?;
         let initrds: Vec<BootInitrd<'_>> = self
             .images
             .initrds()
-            .map(|i| BootInitrd {
+            .zip(&wrapped)
+            .map(|(i, w)| BootInitrd {
                 name: &i.name,
-                data: &i.data,
+                data: w.as_deref().unwrap_or(&i.data),
             })
             .collect();
         let request = BootRequest {
@@ -568,5 +610,36 @@ impl<P: Platform> Runtime for Machine<P> {
         };
         let e = self.platform.power(action);
         Error::platform(Posix::Enotsup, 7, e.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initrds_with_a_path_get_a_cpio_header() {
+        let mut image = Image::new("extra", b"payload".to_vec());
+        assert_eq!(
+            initrd_bytes(&image).expect("raw"),
+            None,
+            "no command line: passed as it is"
+        );
+        image.cmdline = Some("/etc/extra.conf mode=600".into());
+        let wrapped = initrd_bytes(&image).expect("valid").expect("wrapped");
+        assert!(wrapped.starts_with(b"070701"));
+        assert_eq!(wrapped.len() % 4, 0);
+        let names: Vec<Vec<u8>> = netboot_image::cpio::CpioReader::new(&wrapped)
+            .map(|e| e.expect("valid entry").name.to_vec())
+            .collect();
+        assert_eq!(
+            names.last().map(Vec::as_slice),
+            Some(&b"/etc/extra.conf"[..])
+        );
+        let at = wrapped
+            .windows(7)
+            .position(|w| w == b"payload")
+            .expect("data follows the header");
+        assert_eq!(&wrapped[at..at + 7], b"payload");
     }
 }

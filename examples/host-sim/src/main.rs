@@ -6,6 +6,7 @@
 //! netboot-sim version
 //! netboot-sim run [--tap IFACE] [--mac MAC] [--set NAME=VALUE]… [--quiet] SCRIPT
 //! netboot-sim check SCRIPT…
+//! netboot-sim probe FILE…
 //! ```
 //!
 //! `run` executes SCRIPT (a file path, or `-` for standard input) with the same runtime
@@ -27,7 +28,34 @@ const USAGE: &str = "\
 usage: netboot-sim version
        netboot-sim run [--tap IFACE] [--mac MAC] [--set NAME=VALUE]... [--quiet] SCRIPT|-|autoboot
        netboot-sim check SCRIPT...
+       netboot-sim probe FILE...
 ";
+
+/// `probe`: one JSON object per file: format, arch, where it boots, details, problems.
+fn probe(paths: &[String]) -> ExitCode {
+    if paths.is_empty() {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    }
+    let mut status = ExitCode::SUCCESS;
+    for path in paths {
+        match std::fs::read(path) {
+            Ok(data) => {
+                let mut members = String::new();
+                let _ = netboot_image::probe(&data).write_json(&mut members);
+                println!(
+                    "{{\"file\":{},{members}}}",
+                    serde_json::Value::from(path.as_str())
+                );
+            }
+            Err(e) => {
+                eprintln!("netboot-sim probe: {path}: {e}");
+                status = ExitCode::FAILURE;
+            }
+        }
+    }
+    status
+}
 
 /// `check`: lints scripts; prints `file:line: severity: message`; fails on errors.
 fn check(paths: &[String]) -> ExitCode {
@@ -168,6 +196,7 @@ fn main() -> ExitCode {
             }
         },
         Some((cmd, rest)) if cmd == "check" => check(rest),
+        Some((cmd, rest)) if cmd == "probe" => probe(rest),
         Some((cmd, [])) if cmd == "version" || cmd == "--version" => {
             match netboot_core::startup::announce(&mut HostConsole) {
                 Ok(()) => ExitCode::SUCCESS,

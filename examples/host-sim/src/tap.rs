@@ -147,19 +147,9 @@ pub fn sha256_hex(data: &[u8]) -> String {
     s
 }
 
-/// A coarse format guess until netboot-image's probes are wired in.
+/// The format name netboot-image's probe gives.
 pub fn format_of(data: &[u8]) -> &'static str {
-    if netboot_script::is_script(data) {
-        "script"
-    } else if data.get(0x202..0x206) == Some(b"HdrS") {
-        "bzimage"
-    } else if data.starts_with(b"MZ") {
-        "pe"
-    } else if data.starts_with(b"\x7fELF") {
-        "elf"
-    } else {
-        "unknown"
-    }
+    netboot_image::probe(data).format.name()
 }
 
 #[cfg(test)]
@@ -176,8 +166,10 @@ mod tests {
 
     #[test]
     fn boot_line_describes_image_and_initrds() {
-        let mut bz = vec![0u8; 0x300];
+        let mut bz = vec![0u8; 0x1000];
+        bz[0x1fe..0x200].copy_from_slice(&[0x55, 0xaa]);
         bz[0x202..0x206].copy_from_slice(b"HdrS");
+        bz[0x206..0x208].copy_from_slice(&0x020fu16.to_le_bytes());
         let initrds = [netboot_core::platform::BootInitrd {
             name: "initrd.img",
             data: b"abc",
@@ -206,6 +198,6 @@ mod tests {
     fn formats_are_recognised() {
         assert_eq!(format_of(b"#!ipxe\necho\n"), "script");
         assert_eq!(format_of(b"MZ\x90\x00"), "pe");
-        assert_eq!(format_of(b"070701"), "unknown");
+        assert_eq!(format_of(b"just some bytes"), "unknown");
     }
 }

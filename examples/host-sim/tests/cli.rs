@@ -86,3 +86,39 @@ fn the_repository_scenario_scripts_lint_clean() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn probe_prints_one_json_object_per_file() {
+    let dir = std::env::temp_dir().join(format!("netboot-sim-probe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let script = dir.join("boot.ipxe");
+    std::fs::write(&script, "#!ipxe\necho hi\n").expect("write");
+    let mut bz = vec![0u8; 0x1000];
+    bz[0x1fe..0x200].copy_from_slice(&[0x55, 0xaa]);
+    bz[0x202..0x206].copy_from_slice(b"HdrS");
+    bz[0x206..0x208].copy_from_slice(&0x020fu16.to_le_bytes());
+    let kernel = dir.join("vmlinuz");
+    std::fs::write(&kernel, &bz).expect("write");
+    let out = sim(&[
+        "probe",
+        script.to_str().expect("utf-8"),
+        kernel.to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    let objects: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(objects.len(), 2);
+    assert_eq!(objects[0]["file"], script.display().to_string());
+    assert_eq!(objects[0]["format"], "script");
+    assert_eq!(objects[1]["format"], "bzimage");
+    assert!(
+        objects[1]["problems"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty()),
+        "a truncated bzImage has problems"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
