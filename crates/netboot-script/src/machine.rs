@@ -76,6 +76,8 @@ pub struct Machine<P: Platform> {
     settings: Settings,
     images: ImageRegistry<Vec<u8>>,
     nets: Vec<NetDevice<P::Nic>>,
+    prompt_ms: u64,
+    shell_on_failure: bool,
 }
 
 impl<P: Platform> Machine<P> {
@@ -108,6 +110,8 @@ impl<P: Platform> Machine<P> {
             settings,
             images: ImageRegistry::new(),
             nets,
+            prompt_ms: 0,
+            shell_on_failure: false,
         }
     }
 
@@ -116,10 +120,24 @@ impl<P: Platform> Machine<P> {
         &mut self.platform
     }
 
+    /// Before booting, offer `Press Ctrl-B for the command line...` for `ms`
+    /// milliseconds (iPXE shows it for 2 s; 0 = no prompt).
+    pub fn set_prompt_ms(&mut self, ms: u64) {
+        self.prompt_ms = ms;
+    }
+
+    /// After a failed boot, open the interactive shell instead of returning.
+    pub fn set_shell_on_failure(&mut self, on: bool) {
+        self.shell_on_failure = on;
+    }
+
     /// Runs the embedded script, or autoboots. Returns the final status: 0 on success,
     /// else an error code (the failure has been printed).
     pub fn run(&mut self, embedded: Option<&[u8]>) -> u32 {
         let mut interp = Interpreter::new();
+        if self.prompt_ms > 0 && self.ctrl_b_pressed() {
+            return Self::status(interp.shell(self));
+        }
         let result = match embedded {
             Some(script) => {
                 let mut image = Image::new("embedded", script.to_vec());
@@ -133,9 +151,32 @@ impl<P: Platform> Machine<P> {
             Ok(()) => 0,
             Err(e) => {
                 self.print(&format!("{e}\n"));
+                if self.shell_on_failure {
+                    self.print("Dropping to the command line (type help, exit to leave)\n");
+                    let _ = interp.shell(self);
+                }
                 e.code()
             }
         }
+    }
+
+    fn status(result: Result<(), Error>) -> u32 {
+        result.err().map_or(0, |e| e.code())
+    }
+
+    /// The Ctrl-B window: true if Ctrl-B came within the prompt time.
+    fn ctrl_b_pressed(&mut self) -> bool {
+        self.print("Press Ctrl-B for the command line...");
+        let deadline = self.platform.now_ms() + self.prompt_ms;
+        while self.platform.now_ms() < deadline {
+            if self.platform.console().poll_key() == Some(Key::CTRL_B) {
+                self.print("\n");
+                return true;
+            }
+            self.platform.idle(10);
+        }
+        self.print("\n");
+        false
     }
 
     /// iPXE's autoboot: each NIC in turn, DHCP then the boot file; the first that

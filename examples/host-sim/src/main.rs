@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! netboot-sim version
-//! netboot-sim run [--tap IFACE] [--mac MAC] [--set NAME=VALUE]… [--quiet] SCRIPT
+//! netboot-sim run [--tap IFACE] [--mac MAC] [--set NAME=VALUE]… [--quiet] [--prompt MS] [--shell] SCRIPT
 //! netboot-sim check SCRIPT…
 //! netboot-sim probe FILE…
 //! ```
@@ -14,7 +14,10 @@
 //! an embedded script (DHCP on each NIC, then chain the DHCP boot file). `boot`, `chain`
 //! or `imgexec` of an executable image print one line `BOOT {json}` describing what would
 //! start (format, name, command line, initrds with size and SHA-256) and exit 0. Download
-//! details go to standard error unless `--quiet`.
+//! details go to standard error unless `--quiet`. Keys come from standard input (a
+//! terminal is put in raw mode, so Ctrl-C cancels a download rather than the process):
+//! `--prompt MS` offers the Ctrl-B window before booting, `--shell` opens the command line
+//! after a failure, and the `shell`, `menu`/`choose`, `prompt` and `read` commands work.
 
 mod tap;
 
@@ -26,7 +29,7 @@ use tap::{HostConsole, HostPlatform};
 
 const USAGE: &str = "\
 usage: netboot-sim version
-       netboot-sim run [--tap IFACE] [--mac MAC] [--set NAME=VALUE]... [--quiet] SCRIPT|-|autoboot
+       netboot-sim run [--tap IFACE] [--mac MAC] [--set NAME=VALUE]... [--quiet] [--prompt MS] [--shell] SCRIPT|-|autoboot
        netboot-sim check SCRIPT...
        netboot-sim probe FILE...
 ";
@@ -93,6 +96,8 @@ struct RunArgs {
     mac: [u8; 6],
     sets: Vec<(String, String)>,
     quiet: bool,
+    prompt_ms: u64,
+    shell: bool,
     script: String,
 }
 
@@ -110,6 +115,8 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
         mac: [0x52, 0x54, 0x00, 0x12, 0x34, 0x56],
         sets: Vec::new(),
         quiet: false,
+        prompt_ms: 0,
+        shell: false,
         script: String::new(),
     };
     let mut it = args.iter();
@@ -134,6 +141,13 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
                 run.sets.push((n.to_string(), v.to_string()));
             }
             "--quiet" => run.quiet = true,
+            "--shell" => run.shell = true,
+            "--prompt" => {
+                let text = value("milliseconds")?;
+                run.prompt_ms = text
+                    .parse()
+                    .map_err(|_| format!("--prompt {text:?}: not a number of milliseconds"))?;
+            }
             s if s.starts_with("--") => return Err(format!("unknown option {s}")),
             s if run.script.is_empty() => run.script = s.to_string(),
             s => return Err(format!("unexpected argument {s:?}")),
@@ -164,6 +178,8 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     let mut platform = HostPlatform::new(nic);
     platform.verbose = !args.quiet;
     let mut machine = Machine::new(platform);
+    machine.set_prompt_ms(args.prompt_ms);
+    machine.set_shell_on_failure(args.shell);
     for (name, value) in &args.sets {
         machine
             .settings()
@@ -198,7 +214,7 @@ fn main() -> ExitCode {
         Some((cmd, rest)) if cmd == "check" => check(rest),
         Some((cmd, rest)) if cmd == "probe" => probe(rest),
         Some((cmd, [])) if cmd == "version" || cmd == "--version" => {
-            match netboot_core::startup::announce(&mut HostConsole) {
+            match netboot_core::startup::announce(&mut HostConsole::new()) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(_) => ExitCode::FAILURE,
             }

@@ -17,8 +17,84 @@ pub fn open(name: &str) -> Result<TunTapInterface, String> {
     })
 }
 
-/// The terminal as a netboot console: output only (scripts run unattended).
-pub struct HostConsole;
+/// The terminal as a netboot console. Keys come from standard input without blocking:
+/// on a terminal in raw mode (so Ctrl-C reaches the runtime as a key and cancels the
+/// current download instead of killing the process), from a pipe as they arrive.
+pub struct HostConsole {
+    pending: std::collections::VecDeque<u8>,
+    saved: Option<libc::termios>,
+    saved_flags: Option<libc::c_int>,
+    eof: bool,
+}
+
+impl HostConsole {
+    /// Sets standard input non-blocking (and raw, on a terminal).
+    pub fn new() -> Self {
+        let mut saved = None;
+        // SAFETY: plain libc calls on descriptor 0 with valid pointers to local structs.
+        unsafe {
+            if libc::isatty(0) == 1 {
+                let mut t: libc::termios = std::mem::zeroed();
+                if libc::tcgetattr(0, &mut t) == 0 {
+                    saved = Some(t);
+                    libc::cfmakeraw(&mut t);
+                    // Keep output post-processing so "\n" still returns the carriage.
+                    t.c_oflag |= libc::OPOST;
+                    libc::tcsetattr(0, libc::TCSANOW, &t);
+                }
+            }
+            let flags = libc::fcntl(0, libc::F_GETFL);
+            if flags >= 0 {
+                libc::fcntl(0, libc::F_SETFL, flags | libc::O_NONBLOCK);
+            }
+            // The descriptor may be shared with the calling shell: restore on exit.
+            HostConsole {
+                pending: Default::default(),
+                saved,
+                saved_flags: (flags >= 0).then_some(flags),
+                eof: false,
+            }
+        }
+    }
+
+    /// Puts the terminal back as it was.
+    pub fn restore(&mut self) {
+        if let Some(t) = self.saved.take() {
+            // SAFETY: restores the attributes read from the same descriptor.
+            unsafe { libc::tcsetattr(0, libc::TCSANOW, &t) };
+        }
+        if let Some(flags) = self.saved_flags.take() {
+            // SAFETY: restores the flags read from the same descriptor.
+            unsafe { libc::fcntl(0, libc::F_SETFL, flags) };
+        }
+    }
+
+    fn fill(&mut self) {
+        if self.eof {
+            return;
+        }
+        let mut buf = [0u8; 256];
+        // SAFETY: reads into a local buffer of the given length.
+        let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+        match n {
+            0 => self.eof = true,
+            n if n > 0 => self.pending.extend(&buf[..n as usize]),
+            _ => {}
+        }
+    }
+}
+
+impl Default for HostConsole {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for HostConsole {
+    fn drop(&mut self) {
+        self.restore();
+    }
+}
 
 impl fmt::Write for HostConsole {
     fn write_str(&mut self, s: &str) -> fmt::Result {
@@ -32,8 +108,49 @@ impl fmt::Write for HostConsole {
 
 impl Console for HostConsole {
     fn poll_key(&mut self) -> Option<Key> {
-        None
+        if self.pending.is_empty() {
+            self.fill();
+        }
+        decode_key(&mut self.pending)
     }
+}
+
+/// Decodes one key from terminal bytes: ANSI arrows, Enter as CR, UTF-8 characters.
+fn decode_key(bytes: &mut std::collections::VecDeque<u8>) -> Option<Key> {
+    let first = bytes.pop_front()?;
+    if first == 0x1b && bytes.front() == Some(&b'[') {
+        let arrow = match bytes.get(1) {
+            Some(b'A') => Some(Key::Up),
+            Some(b'B') => Some(Key::Down),
+            Some(b'C') => Some(Key::Right),
+            Some(b'D') => Some(Key::Left),
+            _ => None,
+        };
+        if let Some(k) = arrow {
+            bytes.drain(..2);
+            return Some(k);
+        }
+    }
+    if first == b'\n' {
+        return Some(Key::Char('\r'));
+    }
+    if first < 0x80 {
+        return Some(Key::Char(char::from(first)));
+    }
+    // A multi-byte UTF-8 character: take its continuation bytes.
+    let len = match first {
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        _ => 4,
+    };
+    let mut buf = vec![first];
+    while buf.len() < len && bytes.front().is_some_and(|b| b & 0xc0 == 0x80) {
+        buf.extend(bytes.pop_front());
+    }
+    std::str::from_utf8(&buf)
+        .ok()
+        .and_then(|s| s.chars().next())
+        .map(Key::Char)
 }
 
 /// The simulated machine.
@@ -52,7 +169,7 @@ impl HostPlatform {
         let fd = nic.as_ref().map(|(_, t)| t.as_raw_fd());
         HostPlatform {
             start: Instant::now(),
-            console: HostConsole,
+            console: HostConsole::new(),
             nic,
             fd,
             verbose: true,
@@ -102,6 +219,7 @@ impl Platform for HostPlatform {
     ) -> Result<(), PlatformError> {
         println!("{}", boot_line(request));
         let _ = std::io::stdout().flush();
+        self.console.restore();
         // The simulator's job ends where a real machine would start the image.
         std::process::exit(0);
     }
@@ -109,6 +227,7 @@ impl Platform for HostPlatform {
     fn power(&mut self, action: PowerAction) -> PlatformError {
         println!("{action:?}: the simulator stops here");
         let _ = std::io::stdout().flush();
+        self.console.restore();
         std::process::exit(0);
     }
 
@@ -191,6 +310,24 @@ mod tests {
         assert_eq!(
             json["initrds"][0]["sha256"],
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn terminal_bytes_decode_to_keys() {
+        let mut bytes: std::collections::VecDeque<u8> =
+            b"a\x1b[A\n\x03\x1b\xc3\xa9".iter().copied().collect();
+        let keys: Vec<Key> = std::iter::from_fn(|| decode_key(&mut bytes)).collect();
+        assert_eq!(
+            keys,
+            [
+                Key::Char('a'),
+                Key::Up,
+                Key::Char('\r'),
+                Key::CTRL_C,
+                Key::Char('\u{1b}'),
+                Key::Char('é')
+            ]
         );
     }
 

@@ -314,14 +314,15 @@ impl<D: Device> NetDevice<D> {
                 }
                 Step::Wait(deadline) => deadline,
             };
-            if self.poll(now) {
-                continue;
-            }
+            // Ctrl-C is checked on a timer, busy or not: a fast transfer never idles.
             if now >= last_cancel_check + CANCEL_CHECK_MS {
                 last_cancel_check = now;
                 if w.cancelled() {
                     return Err(Error::Cancelled);
                 }
+            }
+            if self.poll(now) {
+                continue;
             }
             let mut wait = deadline
                 .map(|d| d.saturating_sub(now))
