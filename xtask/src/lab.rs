@@ -176,13 +176,30 @@ impl Lab {
         self.wait_http(root, 8000)
     }
 
-    /// Starts nginx serving `root` on http://192.0.2.1/, with 302 `redirects`.
-    pub fn start_nginx(&mut self, root: &Path, redirects: &BTreeMap<String, String>) -> Result<()> {
+    /// Starts nginx serving `root` on http://192.0.2.1/, with 302 `redirects`, and basic
+    /// authentication (`user:password`) required under `/private/` when given.
+    pub fn start_nginx(
+        &mut self,
+        root: &Path,
+        redirects: &BTreeMap<String, String>,
+        basic_auth: Option<&str>,
+    ) -> Result<()> {
         let conf = self.dir.join("nginx.conf");
-        let locations: String = redirects
+        let mut locations: String = redirects
             .iter()
             .map(|(from, to)| format!("    location = {from} {{ return 302 {to}; }}\n"))
             .collect();
+        if let Some(auth) = basic_auth {
+            let (user, password) = auth
+                .split_once(':')
+                .ok_or("basic_auth must be user:password")?;
+            let file = self.dir.join("htpasswd");
+            fs::write(&file, format!("{user}:{{PLAIN}}{password}\n"))?;
+            locations.push_str(&format!(
+                "    location /private/ {{ auth_basic \"netboot\"; auth_basic_user_file {}; }}\n",
+                file.display()
+            ));
+        }
         let text = nginx_conf(&self.dir, &format!("{SERVER_IP}:80"), root).replacen(
             "    root ",
             &format!("{locations}    root "),

@@ -82,6 +82,8 @@ pub struct Scenario {
     /// nginx redirects (302): path → target.
     #[serde(default)]
     pub redirects: BTreeMap<String, String>,
+    /// nginx requires HTTP basic authentication (`user:password`) under `/private/`.
+    pub basic_auth: Option<String>,
     /// Start Python's http.server (HTTP/1.0) on http://192.0.2.1:8000/.
     #[serde(default)]
     pub python_http: bool,
@@ -232,6 +234,7 @@ impl Scenario {
         }
         let lab_only = self.http
             || !self.redirects.is_empty()
+            || self.basic_auth.is_some()
             || self.python_http
             || !self.dnsmasq.is_empty()
             || !self.dns.is_empty()
@@ -447,7 +450,11 @@ pub fn run_one(name: &str, s: &Scenario, fw: &Firmware, assets: &Assets, seq: us
         fs::copy(resolve(reference, fw, assets)?, serve.join(served))?;
     }
     for (served, size) in &s.generate {
-        fs::write(serve.join(served), generated_content(served, *size))?;
+        let path = serve.join(served);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::write(path, generated_content(served, *size))?;
     }
     let image = s
         .image
@@ -481,7 +488,7 @@ pub fn run_one(name: &str, s: &Scenario, fw: &Firmware, assets: &Assets, seq: us
             l.start_proxy_dhcp(&serve, proxy)?;
         }
         if s.http {
-            l.start_nginx(&serve, &s.redirects)?;
+            l.start_nginx(&serve, &s.redirects, s.basic_auth.as_deref())?;
         }
         if s.python_http {
             l.start_python_http(&serve)?;
