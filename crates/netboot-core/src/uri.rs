@@ -371,6 +371,28 @@ impl fmt::Display for Uri {
     }
 }
 
+impl Uri {
+    /// The URI for display: a password in the userinfo is shown as `***`, as iPXE
+    /// does, so credentials do not end up on screens and in logs.
+    ///
+    /// ```
+    /// let uri = netboot_core::uri::Uri::parse("http://me:s3cret@boot.example/x").expect("valid");
+    /// assert_eq!(uri.redacted(), "http://me:***@boot.example/x");
+    /// ```
+    pub fn redacted(&self) -> String {
+        let text = self.to_string();
+        match (self.userinfo(), self.password()) {
+            (Some(userinfo), Some(_)) => match userinfo.split_once(':') {
+                Some((user, _)) => {
+                    text.replacen(&format!("{userinfo}@"), &format!("{user}:***@"), 1)
+                }
+                None => text,
+            },
+            _ => text,
+        }
+    }
+}
+
 impl FromStr for Uri {
     type Err = UriError;
 

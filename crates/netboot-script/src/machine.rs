@@ -419,7 +419,7 @@ impl<P: Platform> Runtime for Machine<P> {
         };
         let index = self.routed_device()?;
         if !req.quiet {
-            self.print(&format!("{uri}... "));
+            self.print(&format!("{}... ", uri.redacted()));
         }
         let mut sink = VecSink::new(MAX_IMAGE);
         let mut waiter = PlatformWaiter {
@@ -442,7 +442,7 @@ impl<P: Platform> Runtime for Machine<P> {
         let rate = d.size * 1000 / d.elapsed_ms.max(1);
         let line = format!(
             "{}: {} bytes in {} ms, {} kB/s, {}",
-            d.uri,
+            uri.redacted(),
             d.size,
             d.elapsed_ms,
             rate / 1000,
