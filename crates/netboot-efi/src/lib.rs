@@ -3,13 +3,31 @@
 //! The UEFI implementation of netboot's platform seam ([`netboot_core::platform`]), on the
 //! `uefi` crate. Firmware quirks and `unsafe` stay in this crate.
 //!
-//! Status: console (ConOut/ConIn, which OVMF mirrors on the serial port) and power
-//! control. The SNP network device, page memory and image start are tracked as their own
-//! issue.
+//! - [`EfiPlatform`] implements [`netboot_core::platform::Platform`]: console
+//!   ([`EfiConsole`], ConOut/ConIn, which OVMF mirrors on the serial port), a monotonic
+//!   clock ([`clock`]), power ([`EfiPower`]), SMBIOS settings ([`smbios`]) and booting
+//!   ([`image`]: LoadImage/StartImage with a LoadFile2 initrd, [`initrd`]).
+//! - [`SnpDevice`] is a smoltcp `phy::Device` over the Simple Network Protocol ([`snp`]).
+//! - [`pe`] explains images UEFI cannot start (a kernel without EFI stub, another CPU).
 //!
-//! The crate is `#![no_std]` and builds for the host (for tests and docs) and for
-//! `x86_64-unknown-uefi`. Boot services must be active when any of its functions run.
-#![no_std]
+//! The crate is `#![no_std]` (plus `alloc`) and builds for the host (for tests and docs)
+//! and for `x86_64-unknown-uefi`. Functions that call the firmware need active boot
+//! services; the pure parsers ([`pe`], [`smbios`], [`status`], [`initrd::layout`]) do not.
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+pub mod clock;
+pub mod image;
+pub mod initrd;
+pub mod pe;
+mod platform;
+pub mod smbios;
+pub mod snp;
+pub mod status;
+
+pub use platform::{EfiPlatform, POWER_FAILED};
+pub use snp::SnpDevice;
 
 use core::fmt;
 use netboot_core::platform::{Console, Key, Power, PowerAction};
@@ -22,8 +40,18 @@ use uefi::{Status, system};
 pub struct EfiConsole;
 
 impl fmt::Write for EfiConsole {
+    /// Writes `s`; line ends may be `\n` or `\r\n` (ConOut gets `\r\n` either way: the
+    /// uefi crate turns every `\n` into `\r\n`, so a `\r` before it is dropped here).
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        system::with_stdout(|out| out.write_str(s))
+        system::with_stdout(|out| {
+            let mut rest = s;
+            while let Some(at) = rest.find("\r\n") {
+                out.write_str(&rest[..at])?;
+                out.write_str("\n")?;
+                rest = &rest[at + 2..];
+            }
+            out.write_str(rest)
+        })
     }
 }
 

@@ -1,0 +1,259 @@
+//! Starting an EFI image: LoadImage from memory, LoadOptions, the LoadFile2 initrd,
+//! StartImage, and explanations when any of it fails (platform-notes §1.3,
+//! ipxe-behaviour §8.1).
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::ptr;
+use netboot_core::platform::{BootRequest, PlatformError};
+use uefi::proto::loaded_image::LoadedImage;
+use uefi::{Handle, Status, boot};
+use uefi_raw::Boolean;
+use uefi_raw::table::boot::BootServices;
+
+use crate::initrd::InitrdHandle;
+use crate::pe;
+use crate::status::StatusName;
+
+/// [`PlatformError::code`] values of this module (small: runtimes keep the low 5 bits).
+pub mod codes {
+    /// The image is not an EFI image (see [`crate::pe::ImageProblem::code`] for 1–4).
+    pub const NOT_EFI: u32 = 1;
+    /// LoadImage failed.
+    pub const LOAD_FAILED: u32 = 5;
+    /// Secure Boot (or another security policy) refused the image.
+    pub const SECURITY: u32 = 6;
+    /// The image ran and returned an error, or StartImage failed.
+    pub const EXITED_WITH_ERROR: u32 = 7;
+    /// The initrd could not be installed.
+    pub const INITRD: u32 = 8;
+    /// The command line could not be set.
+    pub const LOAD_OPTIONS: u32 = 9;
+    /// Boot services are not available (cannot happen while the firmware runs).
+    pub const NO_BOOT_SERVICES: u32 = 10;
+}
+
+fn error(code: u32, message: String) -> PlatformError {
+    PlatformError { code, message }
+}
+
+/// The command line as LoadOptions: NUL-terminated UCS-2. Characters outside the Basic
+/// Multilingual Plane, which UCS-2 cannot carry, become `?`.
+pub fn load_options(cmdline: &str) -> Vec<u16> {
+    cmdline
+        .chars()
+        .map(|c| u16::try_from(u32::from(c)).unwrap_or(u16::from(b'?')))
+        .chain(core::iter::once(0))
+        .collect()
+}
+
+/// Explains a LoadImage failure.
+pub fn explain_load_error(name: &str, status: Status) -> PlatformError {
+    let hint = match status {
+        Status::SECURITY_VIOLATION | Status::ACCESS_DENIED => {
+            return error(
+                codes::SECURITY,
+                format!(
+                    "{name}: the firmware refused to load it ({}): Secure Boot does not trust this image; sign it with a key in db, boot it through shim, or disable Secure Boot",
+                    StatusName(status)
+                ),
+            );
+        }
+        Status::UNSUPPORTED => ": the firmware cannot run this kind of image",
+        Status::LOAD_ERROR => ": the firmware found the image invalid (corrupt or truncated?)",
+        Status::OUT_OF_RESOURCES => ": not enough memory to load it",
+        _ => "",
+    };
+    error(
+        codes::LOAD_FAILED,
+        format!("{name}: LoadImage failed with {}{hint}", StatusName(status)),
+    )
+}
+
+/// Explains what a started image returned.
+pub fn explain_exit(name: &str, status: Status, exit_data: &str) -> PlatformError {
+    let code = if status == Status::SECURITY_VIOLATION {
+        codes::SECURITY
+    } else {
+        codes::EXITED_WITH_ERROR
+    };
+    let mut message = format!("{name} exited with {}", StatusName(status));
+    if !exit_data.is_empty() {
+        message.push_str(": ");
+        message.push_str(exit_data);
+    }
+    if status == Status::SECURITY_VIOLATION {
+        message.push_str(" (Secure Boot refused to start it)");
+    }
+    error(code, message)
+}
+
+fn boot_services() -> Result<&'static BootServices, PlatformError> {
+    let no_bs = || {
+        error(
+            codes::NO_BOOT_SERVICES,
+            "boot services are not available".into(),
+        )
+    };
+    let st = uefi::table::system_table_raw().ok_or_else(no_bs)?;
+    // SAFETY: the uefi crate's entry point stored a valid system table; its boot services
+    // pointer stays valid until ExitBootServices, which this firmware never calls.
+    unsafe { st.as_ref().boot_services.as_ref() }.ok_or_else(no_bs)
+}
+
+/// Starts `request.data` as an EFI image: checks it, LoadImage from the buffer, sets the
+/// command line, installs the initrd provider (only when there are initrds), calls
+/// `release_nics` to hand the NICs back, StartImage, and on return uninstalls the initrd
+/// and reports the image's status. Does not return if the image takes the machine over.
+pub fn start(request: &BootRequest<'_>, release_nics: impl FnOnce()) -> Result<(), PlatformError> {
+    let name = request.name;
+    pe::check_image(request.data)
+        .map_err(|problem| error(problem.code(), format!("{name}: {problem}")))?;
+    let bt = boot_services()?;
+
+    let mut child: uefi_raw::Handle = ptr::null_mut();
+    // SAFETY: the buffer is valid for reads of its length (LoadImage copies it); a null
+    // device path is allowed with a source buffer; `child` receives the new handle.
+    let status = unsafe {
+        (bt.load_image)(
+            Boolean::FALSE,
+            boot::image_handle().as_ptr(),
+            ptr::null(),
+            request.data.as_ptr(),
+            request.data.len(),
+            &mut child,
+        )
+    };
+    // SAFETY: a non-null handle from LoadImage is a valid image handle.
+    let child = unsafe { Handle::from_ptr(child) };
+    if status.is_error() {
+        // EFI_SECURITY_VIOLATION still loads the image; it must be unloaded.
+        if let Some(child) = child {
+            let _ = boot::unload_image(child);
+        }
+        return Err(explain_load_error(name, status));
+    }
+    let Some(child) = child else {
+        return Err(explain_load_error(name, Status::LOAD_ERROR));
+    };
+    let unload = |e: PlatformError| {
+        let _ = boot::unload_image(child);
+        e
+    };
+
+    if !request.cmdline.is_empty() {
+        set_load_options(child, request.cmdline).map_err(unload)?;
+    }
+
+    let parts: Vec<&[u8]> = request.initrds.iter().map(|i| i.data).collect();
+    let mut initrd = if parts.is_empty() {
+        None
+    } else {
+        // SAFETY: the initrd buffers are borrowed by `request` for this whole call, and
+        // the provider is uninstalled (drop of `initrd`) before we return.
+        let installed = unsafe { InitrdHandle::install(&parts) };
+        Some(
+            installed
+                .map_err(|e| error(codes::INITRD, format!("{name}: {e}")))
+                .map_err(unload)?,
+        )
+    };
+
+    release_nics();
+
+    let mut exit_size = 0usize;
+    let mut exit_data: *mut u16 = ptr::null_mut();
+    // SAFETY: `child` is a loaded, not yet started image; the out-pointers are valid.
+    let status = unsafe { (bt.start_image)(child.as_ptr(), &mut exit_size, &mut exit_data) };
+    let exit_text = take_exit_data(bt, exit_data, exit_size);
+
+    if let Some(initrd) = initrd.as_mut() {
+        initrd.uninstall();
+    }
+    if status.is_error() {
+        Err(explain_exit(name, status, &exit_text))
+    } else {
+        Ok(())
+    }
+}
+
+/// Sets the child's LoadOptions to the UCS-2 command line. The string is leaked: the image
+/// may keep the pointer for as long as it runs.
+fn set_load_options(child: Handle, cmdline: &str) -> Result<(), PlatformError> {
+    let options = load_options(cmdline);
+    let size = u32::try_from(core::mem::size_of_val(options.as_slice()))
+        .map_err(|_| error(codes::LOAD_OPTIONS, "the command line is too long".into()))?;
+    let mut loaded = boot::open_protocol_exclusive::<LoadedImage>(child).map_err(|e| {
+        error(
+            codes::LOAD_OPTIONS,
+            format!(
+                "cannot set the command line: LoadedImage: {}",
+                StatusName(e.status())
+            ),
+        )
+    })?;
+    let options: &'static mut [u16] = Box::leak(options.into_boxed_slice());
+    // SAFETY: the options are leaked, so they outlive the image; `size` is their length in
+    // bytes including the NUL.
+    unsafe { loaded.set_load_options(options.as_ptr().cast(), size) };
+    Ok(())
+}
+
+/// Reads and frees the exit data StartImage returned (a UCS-2 string, possibly followed by
+/// binary data).
+fn take_exit_data(bt: &BootServices, data: *mut u16, size: usize) -> String {
+    if data.is_null() {
+        return String::new();
+    }
+    // SAFETY: the image allocated `size` bytes of exit data from pool; we read whole
+    // UCS-2 units only, up to the first NUL.
+    let units = unsafe { core::slice::from_raw_parts(data, size / 2) };
+    let end = units.iter().position(|&u| u == 0).unwrap_or(units.len());
+    let text: String = char::decode_utf16(units[..end].iter().copied())
+        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect();
+    // SAFETY: ownership of the pool buffer passed to us with StartImage's return.
+    let _ = unsafe { (bt.free_pool)(data.cast::<u8>()) };
+    String::from(text.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_options_are_nul_terminated_ucs2() {
+        assert_eq!(load_options("a=1 é"), [0x61, 0x3d, 0x31, 0x20, 0xe9, 0]);
+        assert_eq!(load_options("x🦀"), [0x78, 0x3f, 0]);
+        assert_eq!(load_options(""), [0]);
+    }
+
+    #[test]
+    fn load_errors_name_the_status_and_mention_secure_boot() {
+        let e = explain_load_error("shim.efi", Status::SECURITY_VIOLATION);
+        assert_eq!(e.code, codes::SECURITY);
+        assert!(
+            e.message.contains("EFI_SECURITY_VIOLATION"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("Secure Boot"), "{}", e.message);
+        let e = explain_load_error("x.efi", Status::LOAD_ERROR);
+        assert_eq!(e.code, codes::LOAD_FAILED);
+        assert_eq!(
+            e.message,
+            "x.efi: LoadImage failed with EFI_LOAD_ERROR: the firmware found the image invalid (corrupt or truncated?)"
+        );
+    }
+
+    #[test]
+    fn exits_carry_status_and_exit_data() {
+        let e = explain_exit("vmlinuz", Status::LOAD_ERROR, "");
+        assert_eq!(e.message, "vmlinuz exited with EFI_LOAD_ERROR");
+        assert_eq!(e.code, codes::EXITED_WITH_ERROR);
+        let e = explain_exit("app.efi", Status::ABORTED, "user pressed q");
+        assert_eq!(e.message, "app.efi exited with EFI_ABORTED: user pressed q");
+    }
+}

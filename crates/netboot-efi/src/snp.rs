@@ -1,0 +1,614 @@
+//! A smoltcp [`Device`] over the UEFI Simple Network Protocol (platform-notes §1.2).
+//!
+//! - [`find_nics`] connects every controller first (OVMF with a `bootindex` leaves the NIC
+//!   unconnected, so it has no SNP yet) and lists the SNP handles, the NIC this image was
+//!   loaded from first.
+//! - [`SnpDevice::open`] opens a NIC EXCLUSIVELY, which makes the firmware disconnect MNP
+//!   and the IP/UDP/DHCP/PXE drivers above it, so nothing else polls the receive queue.
+//!   Then Start, Initialize (retried 10× at 10 ms, as iPXE does) and receive filters
+//!   unicast + broadcast.
+//! - Transmit buffers come from a small heap pool. The driver owns a buffer from
+//!   `Transmit` until `GetStatus` hands its address back, so a buffer is reused only after
+//!   it was recycled; at most [`TX_IN_FLIGHT`] frames are outstanding. Frames are padded
+//!   to 60 bytes.
+//! - At most [`RX_QUOTA`] frames are read per poll so transmissions (ACKs) interleave.
+//! - [`SnpDevice::release`] shuts the NIC down, closes the exclusive open and reconnects
+//!   the firmware's drivers before another image starts; the device reopens itself on the
+//!   next use if that image returns.
+
+use alloc::boxed::Box;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+use core::ptr::NonNull;
+use core::time::Duration;
+use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
+use smoltcp::time::Instant;
+use uefi::boot::{self, ScopedProtocol, SearchType};
+use uefi::proto::device_path::{DevicePath, LoadedImageDevicePath};
+use uefi::proto::network::snp::{NetworkState, ReceiveFlags, SimpleNetwork};
+use uefi::{Handle, Status};
+
+use crate::status::StatusName;
+
+/// Frames read per poll at most (iPXE's SNP driver uses 4).
+pub const RX_QUOTA: usize = 4;
+/// Transmit buffers outstanding at the driver at most, when its mode says
+/// `MultipleTxSupported`; otherwise one, as iPXE always does. A few let ACKs go out while
+/// the previous frame is still being recycled. Drivers that cannot queue that many answer
+/// `EFI_NOT_READY`, which drops the frame (TCP retransmits).
+pub const TX_IN_FLIGHT: usize = 4;
+/// Ethernet frame size without FCS: what smoltcp may hand us.
+pub const MAX_FRAME: usize = 1514;
+/// The shortest Ethernet frame without FCS; shorter ones are padded with zeros.
+pub const MIN_FRAME: usize = 60;
+/// Extra receive-buffer room: EDK2's MnpDxe sizes buffers MTU + 8, and some drivers rely
+/// on it (iPXE does the same).
+const RX_SLACK: usize = 8;
+/// Transmit buffer size (a full frame, rounded up).
+const TX_BUFFER: usize = 1536;
+
+/// Why a NIC could not be opened or brought up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnpError {
+    /// The step that failed (`open`, `Start`, `Initialize`).
+    pub step: &'static str,
+    /// The firmware's status.
+    pub status: Status,
+}
+
+impl fmt::Display for SnpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SNP {} failed: {}", self.step, StatusName(self.status))?;
+        if self.step == "open" && self.status == Status::ACCESS_DENIED {
+            f.write_str(" (another driver holds the NIC exclusively)")?;
+        }
+        Ok(())
+    }
+}
+
+/// Counters for diagnostics (`ifstat`-like).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SnpStats {
+    /// Frames received.
+    pub rx_frames: u64,
+    /// Received frames dropped (too large for the buffer, receive errors).
+    pub rx_dropped: u64,
+    /// Frames handed to the driver.
+    pub tx_frames: u64,
+    /// Frames dropped on transmit (no free buffer, `EFI_NOT_READY`, errors).
+    pub tx_dropped: u64,
+    /// Addresses `GetStatus` returned that were not ours (firmware bugs).
+    pub tx_unknown_recycled: u64,
+}
+
+/// Connects all controllers, then lists the handles with a Simple Network Protocol: the
+/// NIC this image was loaded from first (found through our LoadedImageDevicePath), then
+/// the others in firmware order. Boot services must be active.
+///
+/// SNP handles below another SNP handle in the device tree are left out: EDK2's PXE
+/// driver installs a copy of the NIC's SNP on its `…/MAC(…)/IPv4(…)` and `…/IPv6(…)`
+/// children (so boot options can find it), and those children disappear as soon as the
+/// NIC itself is opened exclusively.
+pub fn find_nics() -> Vec<Handle> {
+    connect_all_controllers();
+    let handles = boot::find_handles::<SimpleNetwork>().unwrap_or_default();
+    let paths: Vec<Option<Vec<u8>>> = handles.iter().map(|&h| device_path_bytes(h)).collect();
+    let path_refs: Vec<Option<&[u8]>> = paths.iter().map(|p| p.as_deref()).collect();
+    let mut primary: Vec<usize> = top_level(&path_refs);
+    if let Some(boot_path) = boot_nic().and_then(device_path_bytes)
+        && let Some(pos) = primary.iter().position(|&i| {
+            path_refs[i].is_some_and(|p| p == boot_path.as_slice() || is_below(&boot_path, p))
+        })
+    {
+        let i = primary.remove(pos);
+        primary.insert(0, i);
+    }
+    primary.into_iter().map(|i| handles[i]).collect()
+}
+
+/// A copy of the device path on `handle`, if it has one.
+fn device_path_bytes(handle: Handle) -> Option<Vec<u8>> {
+    let params = boot::OpenProtocolParams {
+        handle,
+        agent: boot::image_handle(),
+        controller: None,
+    };
+    // SAFETY: a GET_PROTOCOL open does not keep the interface from being uninstalled, so
+    // the path is copied at once and the reference dropped before any other call into the
+    // firmware.
+    let path = unsafe {
+        boot::open_protocol::<DevicePath>(params, boot::OpenProtocolAttributes::GetProtocol)
+    }
+    .ok()?;
+    path.get().map(|p| p.as_bytes().to_vec())
+}
+
+/// The end-of-entire-path node.
+const END_NODE: [u8; 4] = [0x7f, 0xff, 0x04, 0x00];
+
+/// Whether device path `child` lies strictly below `parent` (both whole paths, with end
+/// nodes).
+pub fn is_below(child: &[u8], parent: &[u8]) -> bool {
+    let parent = parent.strip_suffix(&END_NODE).unwrap_or(parent);
+    let child = child.strip_suffix(&END_NODE).unwrap_or(child);
+    child.len() > parent.len() && child.starts_with(parent)
+}
+
+/// Indices of the paths that are not below another path of the list (handles without a
+/// path are kept).
+pub fn top_level(paths: &[Option<&[u8]>]) -> Vec<usize> {
+    (0..paths.len())
+        .filter(|&i| {
+            let Some(path) = paths[i] else { return true };
+            !paths
+                .iter()
+                .enumerate()
+                .any(|(j, other)| j != i && other.is_some_and(|o| is_below(path, o)))
+        })
+        .collect()
+}
+
+/// OVMF connects only the devices in the boot order when any `bootindex` is given, so
+/// the NIC may have no driver yet. Connecting every handle recursively is what the boot
+/// manager does without a boot order; errors (no driver for that handle) are expected.
+fn connect_all_controllers() {
+    let Ok(all) = boot::locate_handle_buffer(SearchType::AllHandles) else {
+        return;
+    };
+    for &handle in all.iter() {
+        let _ = boot::connect_controller(handle, &[], None, true);
+    }
+}
+
+/// The SNP handle on the path this image was loaded from (a PXE boot: possibly one of the
+/// PXE driver's children), if any.
+fn boot_nic() -> Option<Handle> {
+    let path = boot::open_protocol_exclusive::<LoadedImageDevicePath>(boot::image_handle()).ok()?;
+    let mut remaining: &DevicePath = &path;
+    boot::locate_device_path::<SimpleNetwork>(&mut remaining).ok()
+}
+
+/// One transmit buffer; `busy` while the driver owns it.
+struct TxBuffer {
+    data: Box<[u8]>,
+    busy: bool,
+}
+
+/// The transmit pool.
+struct TxPool {
+    buffers: Vec<TxBuffer>,
+}
+
+impl TxPool {
+    /// `limit` buffers, so at most `limit` frames are outstanding.
+    fn new(limit: usize) -> Self {
+        let buffers = (0..limit.max(1))
+            .map(|_| TxBuffer {
+                data: vec![0u8; TX_BUFFER].into_boxed_slice(),
+                busy: false,
+            })
+            .collect();
+        TxPool { buffers }
+    }
+
+    fn in_flight(&self) -> usize {
+        self.buffers.iter().filter(|b| b.busy).count()
+    }
+
+    fn free_index(&self) -> Option<usize> {
+        self.buffers.iter().position(|b| !b.busy)
+    }
+
+    /// Asks the driver for transmitted buffers and frees them.
+    fn recycle(&mut self, snp: &mut SimpleNetwork, stats: &mut SnpStats) {
+        // Bounded: each call returns one buffer; a few extra rounds tolerate drivers that
+        // return addresses we never gave them.
+        for _ in 0..self.buffers.len() + 4 {
+            if self.in_flight() == 0 {
+                return;
+            }
+            match snp.get_recycled_transmit_buffer_status() {
+                Ok(Some(done)) => self.mark_free(done, stats),
+                Ok(None) | Err(_) => return,
+            }
+        }
+    }
+
+    fn mark_free(&mut self, done: NonNull<u8>, stats: &mut SnpStats) {
+        match self
+            .buffers
+            .iter_mut()
+            .find(|b| b.busy && b.data.as_ptr() == done.as_ptr().cast_const())
+        {
+            Some(b) => b.busy = false,
+            None => stats.tx_unknown_recycled += 1,
+        }
+    }
+
+    /// Forgets buffers the driver may still own, so they are never freed under it.
+    fn leak_busy(&mut self) {
+        for b in &mut self.buffers {
+            if b.busy {
+                core::mem::forget(core::mem::take(&mut b.data));
+                b.busy = false;
+            }
+        }
+    }
+}
+
+/// Where the device is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Opened and initialized.
+    Open,
+    /// Handed back to the firmware by [`SnpDevice::release`]; reopened on next use.
+    Released,
+    /// Reopening failed; the device stays silent.
+    Failed,
+}
+
+/// A NIC driven through SNP, as a smoltcp [`Device`].
+pub struct SnpDevice {
+    handle: Handle,
+    snp: Option<ScopedProtocol<SimpleNetwork>>,
+    state: State,
+    mac: [u8; 6],
+    mtu: usize,
+    rx: Box<[u8]>,
+    rx_burst: usize,
+    tx: TxPool,
+    stats: SnpStats,
+}
+
+impl fmt::Debug for SnpDevice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SnpDevice")
+            .field("mac", &self.mac)
+            .field("mtu", &self.mtu)
+            .field("state", &self.state)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SnpDevice {
+    /// Opens the SNP on `handle` exclusively and brings it up (Start, Initialize, receive
+    /// filters). Boot services must be active.
+    pub fn open(handle: Handle) -> Result<Self, SnpError> {
+        let mut snp = open_exclusive(handle)?;
+        bring_up(&mut snp)?;
+        let mode = snp.mode();
+        let mut mac = [0u8; 6];
+        mac.copy_from_slice(&mode.current_address.0[..6]);
+        let frame = (mode.max_packet_size as usize).saturating_add(mode.media_header_size as usize);
+        let mtu = if frame == 0 {
+            MAX_FRAME
+        } else {
+            frame.min(MAX_FRAME)
+        };
+        let rx_len = frame.max(MAX_FRAME) + RX_SLACK;
+        let tx_limit = if bool::from(mode.multiple_tx_supported) {
+            TX_IN_FLIGHT
+        } else {
+            1
+        };
+        Ok(SnpDevice {
+            handle,
+            snp: Some(snp),
+            state: State::Open,
+            mac,
+            mtu,
+            rx: vec![0u8; rx_len].into_boxed_slice(),
+            rx_burst: 0,
+            tx: TxPool::new(tx_limit),
+            stats: SnpStats::default(),
+        })
+    }
+
+    /// The NIC's current MAC address.
+    pub fn mac(&self) -> [u8; 6] {
+        self.mac
+    }
+
+    /// The firmware handle carrying the SNP.
+    pub fn handle(&self) -> Handle {
+        self.handle
+    }
+
+    /// Whether the link is up (`MediaPresent`); `true` when the driver cannot tell, or
+    /// while the device is released.
+    pub fn link_up(&self) -> bool {
+        match &self.snp {
+            Some(snp) => {
+                let mode = snp.mode();
+                !bool::from(mode.media_present_supported) || bool::from(mode.media_present)
+            }
+            None => true,
+        }
+    }
+
+    /// Traffic counters.
+    pub fn stats(&self) -> SnpStats {
+        self.stats
+    }
+
+    /// Hands the NIC back to the firmware before another image starts: Shutdown and Stop
+    /// (so the next owner finds it STOPPED, as the exclusive open left it), close the
+    /// exclusive open, and reconnect the firmware's network drivers (MNP and above) so a
+    /// chained loader can use them. The device reopens itself on next use.
+    pub fn release(&mut self) {
+        let Some(mut snp) = self.snp.take() else {
+            return;
+        };
+        let shut_down = snp.shutdown().is_ok();
+        let _ = snp.stop();
+        if shut_down {
+            // Shutdown drops pending transmits: the driver no longer owns our buffers.
+            for b in &mut self.tx.buffers {
+                b.busy = false;
+            }
+        } else {
+            self.tx.leak_busy();
+        }
+        drop(snp);
+        let _ = boot::connect_controller(self.handle, &[], None, true);
+        self.state = State::Released;
+    }
+
+    /// Reopens a released device (after a started image returned).
+    pub fn reclaim(&mut self) -> Result<(), SnpError> {
+        if self.snp.is_some() {
+            return Ok(());
+        }
+        let result = open_exclusive(self.handle).and_then(|mut snp| {
+            bring_up(&mut snp)?;
+            Ok(snp)
+        });
+        match result {
+            Ok(snp) => {
+                self.snp = Some(snp);
+                self.state = State::Open;
+                self.rx_burst = 0;
+                Ok(())
+            }
+            Err(e) => {
+                self.state = State::Failed;
+                Err(e)
+            }
+        }
+    }
+
+    /// The open protocol, reopening after a release; `None` if the NIC is unusable.
+    fn ensure_open(&mut self) -> bool {
+        match self.state {
+            State::Open => self.snp.is_some(),
+            State::Released => self.reclaim().is_ok(),
+            State::Failed => false,
+        }
+    }
+}
+
+impl Drop for SnpDevice {
+    fn drop(&mut self) {
+        self.release();
+        self.tx.leak_busy();
+    }
+}
+
+fn open_exclusive(handle: Handle) -> Result<ScopedProtocol<SimpleNetwork>, SnpError> {
+    boot::open_protocol_exclusive::<SimpleNetwork>(handle).map_err(|e| SnpError {
+        step: "open",
+        status: e.status(),
+    })
+}
+
+/// STOPPED → Start → STARTED → Initialize → INITIALIZED, then the receive filters.
+fn bring_up(snp: &mut SimpleNetwork) -> Result<(), SnpError> {
+    if snp.mode().state == NetworkState::STOPPED {
+        match snp.start() {
+            Ok(()) => {}
+            Err(e) if e.status() == Status::ALREADY_STARTED => {}
+            Err(e) => {
+                return Err(SnpError {
+                    step: "Start",
+                    status: e.status(),
+                });
+            }
+        }
+    }
+    if snp.mode().state == NetworkState::STARTED {
+        // Some NICs fail the first attempts (link negotiation, slow reset): iPXE retries
+        // 10 times, 10 ms apart.
+        let mut last = Status::SUCCESS;
+        for attempt in 0..10 {
+            match snp.initialize(0, 0) {
+                Ok(()) => {
+                    last = Status::SUCCESS;
+                    break;
+                }
+                Err(e) => last = e.status(),
+            }
+            if attempt < 9 {
+                boot::stall(Duration::from_millis(10));
+            }
+        }
+        if last != Status::SUCCESS {
+            return Err(SnpError {
+                step: "Initialize",
+                status: last,
+            });
+        }
+    }
+    set_receive_filters(snp);
+    Ok(())
+}
+
+/// Unicast + broadcast; falls back to what the driver supports (iPXE tries a list too).
+fn set_receive_filters(snp: &mut SimpleNetwork) {
+    let supported = ReceiveFlags::from_bits_truncate(snp.mode().receive_filter_mask);
+    let wanted = ReceiveFlags::UNICAST | ReceiveFlags::BROADCAST;
+    for flags in [
+        wanted,
+        wanted | ReceiveFlags::PROMISCUOUS_MULTICAST,
+        ReceiveFlags::PROMISCUOUS,
+        wanted & supported,
+    ] {
+        if flags.is_empty() {
+            continue;
+        }
+        if snp
+            .receive_filters(flags, ReceiveFlags::empty(), false, None)
+            .is_ok()
+        {
+            return;
+        }
+    }
+}
+
+/// A received frame.
+pub struct SnpRxToken<'a> {
+    frame: &'a [u8],
+}
+
+impl phy::RxToken for SnpRxToken<'_> {
+    fn consume<R, F>(self, f: F) -> R
+    where
+        F: FnOnce(&[u8]) -> R,
+    {
+        f(self.frame)
+    }
+}
+
+/// Permission to transmit one frame from the pool.
+pub struct SnpTxToken<'a> {
+    snp: &'a mut SimpleNetwork,
+    pool: &'a mut TxPool,
+    stats: &'a mut SnpStats,
+}
+
+impl phy::TxToken for SnpTxToken<'_> {
+    fn consume<R, F>(self, len: usize, f: F) -> R
+    where
+        F: FnOnce(&mut [u8]) -> R,
+    {
+        let SnpTxToken { snp, pool, stats } = self;
+        if pool.free_index().is_none() {
+            pool.recycle(snp, stats);
+        }
+        let slot = pool.free_index().filter(|_| len <= TX_BUFFER);
+        let Some(i) = slot else {
+            // No buffer (only for the reply token of `receive`) or an oversized frame:
+            // build it somewhere and drop it; the protocols retransmit.
+            stats.tx_dropped += 1;
+            return f(&mut vec![0u8; len]);
+        };
+        let buffer = &mut pool.buffers[i];
+        let wire_len = len.max(MIN_FRAME);
+        buffer.data[len..wire_len].fill(0);
+        let result = f(&mut buffer.data[..len]);
+        match snp.transmit(0, &mut buffer.data[..wire_len], None, None, None) {
+            Ok(()) => {
+                buffer.busy = true;
+                stats.tx_frames += 1;
+            }
+            // NOT_READY: the driver's queue is full. Either way the frame is lost.
+            Err(_) => stats.tx_dropped += 1,
+        }
+        result
+    }
+}
+
+impl Device for SnpDevice {
+    type RxToken<'a> = SnpRxToken<'a>;
+    type TxToken<'a> = SnpTxToken<'a>;
+
+    fn receive(&mut self, _timestamp: Instant) -> Option<(SnpRxToken<'_>, SnpTxToken<'_>)> {
+        if !self.ensure_open() {
+            return None;
+        }
+        let snp = self.snp.as_deref_mut()?;
+        if self.rx_burst >= RX_QUOTA {
+            // End this poll's ingress; smoltcp transmits, and the next poll reads on.
+            self.rx_burst = 0;
+            return None;
+        }
+        let len = loop {
+            match snp.receive(&mut self.rx, None, None, None, None) {
+                Ok(len) => break len.min(self.rx.len()),
+                // Too large for our buffer: the driver dropped it; look at the next one.
+                Err(e) if e.status() == Status::BUFFER_TOO_SMALL => {
+                    self.stats.rx_dropped += 1;
+                }
+                Err(e) => {
+                    if e.status() != Status::NOT_READY {
+                        self.stats.rx_dropped += 1;
+                    }
+                    // Queue empty: a good moment to take transmit buffers back.
+                    self.rx_burst = 0;
+                    self.tx.recycle(snp, &mut self.stats);
+                    return None;
+                }
+            }
+        };
+        self.rx_burst += 1;
+        self.stats.rx_frames += 1;
+        Some((
+            SnpRxToken {
+                frame: &self.rx[..len],
+            },
+            SnpTxToken {
+                snp,
+                pool: &mut self.tx,
+                stats: &mut self.stats,
+            },
+        ))
+    }
+
+    fn transmit(&mut self, _timestamp: Instant) -> Option<SnpTxToken<'_>> {
+        if !self.ensure_open() {
+            return None;
+        }
+        let snp = self.snp.as_deref_mut()?;
+        if self.tx.free_index().is_none() {
+            self.tx.recycle(snp, &mut self.stats);
+        }
+        self.tx.free_index()?;
+        Some(SnpTxToken {
+            snp,
+            pool: &mut self.tx,
+            stats: &mut self.stats,
+        })
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ethernet;
+        caps.max_transmission_unit = self.mtu;
+        caps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NIC: &[u8] = &[1, 1, 6, 0, 0, 2, 3, 11, 8, 0, 1, 2, 3, 4, 0x7f, 0xff, 4, 0];
+    const NIC_IPV4: &[u8] = &[
+        1, 1, 6, 0, 0, 2, 3, 11, 8, 0, 1, 2, 3, 4, 3, 12, 4, 0, 0x7f, 0xff, 4, 0,
+    ];
+    const OTHER: &[u8] = &[1, 1, 6, 0, 0, 3, 3, 11, 8, 0, 9, 9, 9, 9, 0x7f, 0xff, 4, 0];
+
+    #[test]
+    fn pxe_children_are_not_nics() {
+        assert!(is_below(NIC_IPV4, NIC));
+        assert!(!is_below(NIC, NIC_IPV4));
+        assert!(!is_below(NIC, NIC));
+        assert!(!is_below(OTHER, NIC));
+        assert_eq!(
+            top_level(&[Some(NIC_IPV4), Some(NIC), None, Some(OTHER)]),
+            [1, 2, 3]
+        );
+        assert_eq!(top_level(&[Some(NIC), Some(NIC)]), [0, 1]);
+    }
+}
