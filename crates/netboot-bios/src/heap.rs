@@ -196,6 +196,8 @@ mod global {
         }
     }
 
+    // SAFETY: `Heap` hands out non-overlapping, correctly aligned blocks of at least the
+    // requested size from memory it owns, and takes back only what it handed out.
     unsafe impl GlobalAlloc for Global {
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
             // SAFETY: see `Global::heap`.
@@ -212,12 +214,48 @@ mod global {
         }
     }
 
+    /// Hands more memory to the global allocator (see [`super::add_global_region`]).
+    ///
+    /// # Safety
+    ///
+    /// As for [`Heap::add_region`]; no allocation is in progress (single CPU).
+    pub(super) unsafe fn add(start: *mut u8, size: usize) {
+        // SAFETY: forwarded to the caller; `heap()` is not re-entered.
+        unsafe { GLOBAL.heap().add_region(start, size) };
+    }
+
+    /// Free bytes of the global heap.
+    pub(super) fn free() -> usize {
+        // SAFETY: single CPU; no allocation is in progress while this runs.
+        unsafe { GLOBAL.heap() }.free_bytes()
+    }
+
     #[global_allocator]
     static GLOBAL: Global = Global {
         heap: UnsafeCell::new(Heap::empty()),
         region: UnsafeCell::new(Region([0; HEAP_SIZE])),
         ready: UnsafeCell::new(false),
     };
+}
+
+/// Adds `[start, start + size)` to the global allocator (e.g. RAM above 1 MiB found
+/// through E820), on top of the static [`HEAP_SIZE`] region.
+///
+/// # Safety
+///
+/// The memory must be identity-mapped RAM used by nothing else for the rest of the
+/// firmware's life (not the image, `.bss`, the stack, page tables or firmware data), and
+/// must not overlap memory the heap already has.
+#[cfg(target_os = "none")]
+pub unsafe fn add_global_region(start: *mut u8, size: usize) {
+    // SAFETY: forwarded to the caller.
+    unsafe { global::add(start, size) };
+}
+
+/// Free bytes in the global allocator.
+#[cfg(target_os = "none")]
+pub fn global_free_bytes() -> usize {
+    global::free()
 }
 
 #[cfg(test)]

@@ -22,29 +22,44 @@
 //!   tested on the host;
 //! * [`heap`]: the allocator behind `alloc` (installed as the global allocator for
 //!   `target_os = "none"`);
-//! * [`pxe`] and [`linux`]: what the loaders hand over (PXENV+/!PXE, Linux `boot_params`).
+//! * [`pxe`] and [`linux`]: what the loaders hand over (PXENV+/!PXE, Linux `boot_params`);
+//! * [`realmode`]: the real-mode thunk (BIOS interrupts, PXE far calls from long mode);
+//! * [`e820`]: the INT 15h memory map, the heap region and the map given to Linux;
+//! * [`timer`]: milliseconds from the TSC calibrated against the PIT;
+//! * [`undi`]: the PXE API and `UndiNic`, a smoltcp device over UNDI;
+//! * [`bzimage`]: Linux 64-bit boot protocol (header checks, placement, `boot_params`);
+//! * `platform` (`target_os = "none"`): `BiosPlatform`, the [`netboot_core::platform::Platform`].
 //!
 //! The crate is `#![no_std]` and builds (and tests) on the host, for `x86_64-unknown-none`
 //! and for `x86_64-unknown-uefi`; hardware access is only compiled for `x86_64`.
 #![no_std]
 
+extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
 pub mod acpi;
+pub mod bzimage;
 #[cfg(target_arch = "x86_64")]
 pub mod console;
+pub mod e820;
 #[cfg(target_os = "none")]
 pub mod entry;
 pub mod heap;
 pub mod linux;
 pub mod mem;
+#[cfg(target_os = "none")]
+pub mod platform;
 #[cfg(target_arch = "x86_64")]
 pub mod port;
 pub mod pxe;
+pub mod realmode;
 #[cfg(target_arch = "x86_64")]
 pub mod serial;
 pub mod text;
+#[cfg(target_arch = "x86_64")]
+pub mod timer;
+pub mod undi;
 #[cfg(target_arch = "x86_64")]
 pub mod vga;
 

@@ -153,6 +153,11 @@ fn read_struct(mem: &impl PhysMemory, ptr: FarPtr, len_at: usize) -> Result<&[u8
     mem.bytes(addr, len).ok_or("unreadable")
 }
 
+/// Reads and validates the `PXENV+` structure at `ptr`.
+pub fn read_pxenv(mem: &impl PhysMemory, ptr: FarPtr) -> Result<Pxenv, &'static str> {
+    read_struct(mem, ptr, 8).and_then(parse_pxenv)
+}
+
 /// Validates the loader's pointers and prints one line for each, for example
 /// `PXENV+ at 9C48:0780: ok, version 2.1` and `!PXE at 9C48:0720: ok, entry 9C48:0160`.
 ///

@@ -3,8 +3,10 @@
 //! A PXE ROM (e.g. QEMU's iPXE NIC ROM) loads the flat file at 0000:7C00 and jumps to it
 //! in real mode with ES:BX → `PXENV+` and a far pointer to `!PXE` at SS:SP+4. The prefix
 //! below saves those, enables A20, loads the shared GDT and enters protected mode; the
-//! shared entry of `netboot-bios` then goes to long mode and calls [`netboot_bios_main`]
-//! here. Layout and size limits: `kpxe.ld`.
+//! 32-bit stub copies the payload to 1 MiB, the shared entry of `netboot-bios` goes to
+//! long mode and calls `netboot_bios_main` here, which runs netboot's runtime
+//! ([`netboot_script::machine::Machine`]) over [`netboot_bios::platform::BiosPlatform`]:
+//! the PXE ROM's UNDI is `net0`. Layout and size limits: `kpxe.ld`.
 //!
 //! Build: `cargo build --release -p bios-firmware --target x86_64-unknown-none`, then
 //! `objcopy -O binary target/x86_64-unknown-none/release/netboot-kpxe netboot.kpxe`.
@@ -13,10 +15,9 @@
 #[cfg(target_os = "none")]
 mod firmware {
     use core::fmt::Write;
-    use netboot_bios::{
-        BootKind, IDENTITY_MAP_LIMIT, console::BiosConsole, mem::IdentityMapped, mem::PhysMemory,
-        pxe,
-    };
+    use netboot_bios::{BootKind, console::BiosConsole, platform::BiosPlatform};
+    use netboot_core::platform::{Platform, PowerAction};
+    use netboot_script::machine::Machine;
 
     // Real-mode prefix. The first bytes are a far jump (0xEA), so the file never starts
     // with `MZ`, an ELF header or a bzImage signature (iPXE probes for those first).
@@ -65,19 +66,33 @@ kpxe_args:
         .long 0                             # SS:SP+4 -> !PXE
         .long 0                             # SS:SP at entry
 
-        .section .text32, "ax"
+        # Still in base memory: copy the payload from its load address to 1 MiB
+        # (kpxe.ld), then enter the shared 32-bit entry there.
+        .section .text16, "ax"
         .code32
 kpxe_pm32:
+        movl $0x10, %eax
+        movw %ax, %ds
+        movw %ax, %es
+        movw %ax, %ss
+        movl $__payload_load, %esi
+        movl $__payload_start, %edi
+        movl $__payload_end, %ecx
+        subl %edi, %ecx
+        cld
+        rep movsb
         movl $1, %ebx                       # BootKind::Pxe
         movl $kpxe_args, %ebp
-        jmp netboot_pm32_entry
+        ljmp $0x08, $netboot_pm32_entry
         .code64
 "#,
         options(att_syntax, raw)
     );
     const _: () = assert!(BootKind::Pxe as u32 == 1, "the prefix passes 1 in EBX");
 
-    /// Called by the shared long-mode entry.
+    /// Called by the shared long-mode entry: sets up the platform (E820 heap, clock, the
+    /// PXE ROM's UNDI as `net0`), runs the embedded script or autoboot through the shared
+    /// runtime, then prints the status and powers off.
     #[unsafe(no_mangle)]
     extern "C" fn netboot_bios_main(kind: u32, loader_arg: u64) -> ! {
         // SAFETY: we own the machine; COM1 and the VGA text screen are the PC standard
@@ -87,23 +102,17 @@ kpxe_pm32:
         if BootKind::from_raw(kind) != Some(BootKind::Pxe) {
             let _ = write!(con, "unexpected boot kind {kind}\r\n");
         }
-        // SAFETY: 0-4 GiB is identity mapped; we only follow the loader's pointers.
-        let mem = unsafe { IdentityMapped::new(IDENTITY_MAP_LIMIT) };
-        match mem
-            .bytes(loader_arg, pxe::EntryArgs::SIZE)
-            .and_then(pxe::EntryArgs::from_bytes)
-        {
-            Some(args) => {
-                if let Ok(None) = pxe::report(&mut con, &mem, &args) {
-                    let _ = con.write_str("no valid !PXE: the PXE API is unavailable\r\n");
-                }
-            }
-            None => {
-                let _ = write!(con, "entry arguments unreadable at {loader_arg:#x}\r\n");
-            }
-        }
-        // SAFETY: same environment as above.
-        unsafe { netboot_bios::power_off_or_halt(&mut con) }
+        // SAFETY: called once, first thing, in the entry environment; `loader_arg` is the
+        // prefix's entry-argument block (`kpxe_args`).
+        let platform = unsafe { BiosPlatform::init_pxe(con, loader_arg) };
+        let mut machine = Machine::new(platform);
+        let status = machine.run(netboot_core::embed::script());
+        let platform = machine.platform();
+        let _ = write!(platform.console(), "netboot: exit status {status:#x}\r\n");
+        let _ = platform.console().write_str("powering off\r\n");
+        let why = platform.power(PowerAction::PowerOff);
+        let _ = write!(platform.console(), "power off failed: {why}\r\nhalted\r\n");
+        netboot_bios::halt()
     }
 
     #[panic_handler]
