@@ -112,17 +112,13 @@ pub fn run(args: &[String]) -> Result<()> {
         eprintln!("==> demo: Linux was network-booted by netboot.efi and its initrd ran.");
         return Ok(());
     }
-    if text.contains(netboot_banner().as_str()) {
-        eprintln!(
-            "==> demo: netboot.efi started under OVMF and printed its banner ({ended:?}).\n\
-             \x20   It stops there for now: the network stack and the script interpreter have not\n\
-             \x20   landed yet, so the embedded script above is not run. When they land, this same\n\
-             \x20   command fetches the kernel and initrd over HTTP and boots Linux."
-        );
-        return Ok(());
-    }
+    let why = if text.contains(netboot_banner().as_str()) {
+        "netboot.efi started but did not boot Linux (its last lines above say why)"
+    } else {
+        "netboot.efi did not start"
+    };
     Err(format!(
-        "netboot.efi did not start (see {})",
+        "{why}; ended {ended:?}; console log: {}",
         dir.join("serial.log").display()
     )
     .into())

@@ -152,6 +152,17 @@ fn run_tests(args: &[String]) -> Result<()> {
             )?;
         }
     }
+    if !opts.skip_lint {
+        util::step(
+            "rustdoc (warnings are errors)",
+            util::cmd(
+                "cargo",
+                &["doc", "--workspace", "--no-deps", "--exclude", "xtask"],
+            )
+            .env("RUSTDOCFLAGS", "-D warnings")
+            .current_dir(&root),
+        )?;
+    }
     util::step(
         "unit and doc tests",
         util::cmd("cargo", &["test", "--workspace"]).current_dir(&root),

@@ -1,7 +1,7 @@
 //! The INT 15h E820 memory map: collection, clean-up, the heap region, and the map
 //! handed to Linux.
 //!
-//! Everything except [`collect`] is plain data handling and host-tested.
+//! Everything except `collect` is plain data handling and host-tested.
 
 use alloc::vec::Vec;
 

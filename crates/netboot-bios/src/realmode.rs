@@ -2,7 +2,7 @@
 //! from long mode.
 //!
 //! [`RmRegs`] is the register block shared with the assembly. The layout is the same on
-//! every target and is checked by host tests; the thunk itself ([`call`], [`int`]) is only
+//! every target and is checked by host tests; the thunk itself (`call`, `int`) is only
 //! compiled for `target_os = "none"`.
 //!
 //! # The trip

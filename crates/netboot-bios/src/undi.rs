@@ -2,7 +2,7 @@
 //!
 //! The PXE calls go through the [`PxeCall`] trait, so the parameter-block handling and
 //! the `UNDI_ISR` receive state machine ([`IsrDrain`]) are host-tested against a fake
-//! ROM. The real implementation ([`PxeApi`], `target_os = "none"`) calls the ROM through
+//! ROM. The real implementation (`PxeApi`, `target_os = "none"`) calls the ROM through
 //! the real-mode thunk with the parameter block in base memory.
 
 use crate::pxe::FarPtr;

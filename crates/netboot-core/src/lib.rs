@@ -4,9 +4,22 @@
 //! about a particular machine. Firmware backends (`netboot-efi`, `netboot-bios`) and the
 //! host simulator implement the [`platform`] seam; the shared runtime does the rest.
 //!
-//! Status: this crate currently holds the platform seam, the build-time embedded script
-//! ([`embed`]) and the start-up banner ([`startup`]). The network stack and protocol
-//! engines (DHCP, DNS, TFTP, HTTP) are tracked as their own issue and are not here yet.
+//! * [`platform`] — the seam: `Console`, `Clock`, `Power` and the whole-machine
+//!   [`platform::Platform`] trait (NICs, boot, power) a backend implements once.
+//! * [`wire`] — wire formats (DHCP, DNS, TFTP, HTTP heads and chunked bodies), checked
+//!   views and `Repr`s in smoltcp's style.
+//! * [`proto`] — sans-IO protocol engines: bytes and time in, bytes to send, events and
+//!   the next deadline out (DHCP client with PXE options and ProxyDHCP, DNS resolver, TFTP
+//!   transfer with windowsize, HTTP request/response reader).
+//! * [`net`] — the smoltcp glue: [`net::NetDevice`] drives the engines in one poll loop
+//!   with deadlines and Ctrl-C, and [`net::NetDevice::fetch`] downloads TFTP/HTTP URIs
+//!   into a [`net::Sink`] with progress.
+//! * [`settings`] — iPXE's settings tree, types and `${…}` expansion; [`uri`] — URI
+//!   parsing and resolution; [`error`] — the crate's error type with stable codes;
+//!   [`embed`] and [`startup`] — the build-time script and the banner.
+//!
+//! The script interpreter and the standard runtime over a `Platform` live in
+//! `netboot-script` (`netboot_script::machine::Machine`).
 //!
 //! The crate is `#![no_std]` and builds for the host, `x86_64-unknown-uefi` and
 //! `x86_64-unknown-none`.

@@ -522,7 +522,7 @@ struct Block {
 }
 
 /// Bound on expansion rounds; iPXE loops for ever on `set a ${a}`.
-const MAX_EXPANSIONS: usize = 1024;
+pub const MAX_EXPANSIONS: usize = 1024;
 
 /// Bound on the length of an expansion's result, so that settings which refer to each
 /// other several times cannot grow text exponentially within [`MAX_EXPANSIONS`] rounds.

@@ -214,14 +214,19 @@ impl<P: Platform> Machine<P> {
                     );
                     image.uri = Some(fetched.uri);
                     image.ty = crate::interp::probe(self, &image.data);
+                    if image.ty.is_none() && looks_like_nbp(&image.name) {
+                        return Err(pxe_loop_error(&image.name));
+                    }
                     let id = self.images.register(image);
                     interp.exec_image(self, id)
                 });
             match attempt {
                 Ok(()) => return Ok(()),
                 Err(e) => {
-                    self.print(&format!("{e}\n"));
-                    last = Some(e);
+                    // The last failure is reported by the caller; earlier ones here.
+                    if let Some(previous) = last.replace(e) {
+                        self.print(&format!("{previous}\n"));
+                    }
                 }
             }
         }
@@ -301,6 +306,29 @@ impl<P: Platform> Machine<P> {
                 )
             })
     }
+}
+
+/// Whether a DHCP boot file name is a PXE boot program (the `.0`, `.pxe`, `.kpxe`
+/// convention), which netboot cannot run from the network.
+fn looks_like_nbp(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    [".0", ".pxe", ".kpxe", ".kkpxe", ".kkkpxe"]
+        .iter()
+        .any(|ext| lower.ends_with(ext))
+}
+
+/// The classic PXE loop: the DHCP server answers netboot like the PXE ROM and hands out
+/// the boot program again. Say so, and how to break it.
+fn pxe_loop_error(name: &str) -> Error {
+    Error::platform(
+        Posix::Enoexec,
+        11,
+        format!(
+            "DHCP handed netboot the PXE boot program {name:?} again: a PXE loop. Give netboot \
+             a script instead; netboot sends user class \"iPXE\" like iPXE, so e.g. with dnsmasq: \
+             --dhcp-userclass=set:ipxe,iPXE --dhcp-boot=tag:ipxe,http://SERVER/boot.ipxe"
+        ),
+    )
 }
 
 /// The platform as the poll loops' [`Waiter`]: Ctrl-C on the console cancels.
@@ -657,6 +685,20 @@ impl<P: Platform> Runtime for Machine<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pxe_boot_programs_are_recognised_by_name() {
+        assert!(looks_like_nbp("netboot.kpxe"));
+        assert!(looks_like_nbp("pxelinux.0"));
+        assert!(looks_like_nbp("UNDIONLY.KPXE"));
+        assert!(!looks_like_nbp("boot.ipxe"));
+        assert!(!looks_like_nbp("vmlinuz"));
+        assert!(
+            pxe_loop_error("netboot.kpxe")
+                .to_string()
+                .contains("PXE loop")
+        );
+    }
 
     #[test]
     fn initrds_with_a_path_get_a_cpio_header() {

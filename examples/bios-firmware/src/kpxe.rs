@@ -5,7 +5,7 @@
 //! below saves those, enables A20, loads the shared GDT and enters protected mode; the
 //! 32-bit stub copies the payload to 1 MiB, the shared entry of `netboot-bios` goes to
 //! long mode and calls `netboot_bios_main` here, which runs netboot's runtime
-//! ([`netboot_script::machine::Machine`]) over [`netboot_bios::platform::BiosPlatform`]:
+//! (`netboot_script::machine::Machine`) over `netboot_bios::platform::BiosPlatform`:
 //! the PXE ROM's UNDI is `net0`. Layout and size limits: `kpxe.ld`.
 //!
 //! Build: `cargo build --release -p bios-firmware --target x86_64-unknown-none`, then

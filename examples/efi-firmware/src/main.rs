@@ -1,7 +1,7 @@
 //! `netboot.efi`: the UEFI firmware. Build it with `cargo xtask build`, which writes
 //! `target/netboot/netboot.efi`; on the host this binary only explains that.
 //!
-//! A thin binary: it prints the banner, builds the [`netboot_efi::EfiPlatform`] (SNP NICs,
+//! A thin binary: it prints the banner, builds the `netboot_efi::EfiPlatform` (SNP NICs,
 //! TSC clock, SMBIOS settings, LoadImage/StartImage) and hands it to the shared runtime,
 //! which runs the embedded script or autoboots. When the runtime gives up (or a started
 //! image returns) the machine powers off.
