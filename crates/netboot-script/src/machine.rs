@@ -120,8 +120,8 @@ impl<P: Platform> Machine<P> {
         &mut self.platform
     }
 
-    /// Before booting, offer `Press Ctrl-B for the command line...` for `ms`
-    /// milliseconds (iPXE shows it for 2 s; 0 = no prompt).
+    /// Before booting, and again after a failed boot, offer `Press Ctrl-B for the
+    /// command line...` for `ms` milliseconds (iPXE shows it for 2 s; 0 = no prompt).
     pub fn set_prompt_ms(&mut self, ms: u64) {
         self.prompt_ms = ms;
     }
@@ -151,9 +151,13 @@ impl<P: Platform> Machine<P> {
             Ok(()) => 0,
             Err(e) => {
                 self.print(&format!("{e}\n"));
+                // Like iPXE: after a failure, another chance to reach the command line.
                 if self.shell_on_failure {
                     self.print("Dropping to the command line (type help, exit to leave)\n");
-                    let _ = interp.shell(self);
+                    return Self::status(interp.shell(self));
+                }
+                if self.prompt_ms > 0 && self.ctrl_b_pressed() {
+                    return Self::status(interp.shell(self));
                 }
                 e.code()
             }

@@ -106,6 +106,8 @@ kpxe_pm32:
         // prefix's entry-argument block (`kpxe_args`).
         let platform = unsafe { BiosPlatform::init_pxe(con, loader_arg) };
         let mut machine = Machine::new(platform);
+        // iPXE's Ctrl-B window, before booting and after a failure.
+        machine.set_prompt_ms(2000);
         let status = machine.run(netboot_core::embed::script());
         let platform = machine.platform();
         let _ = write!(platform.console(), "netboot: exit status {status:#x}\r\n");

@@ -21,6 +21,8 @@ mod firmware {
             return Status::DEVICE_ERROR;
         }
         let mut machine = Machine::new(EfiPlatform::new());
+        // iPXE's Ctrl-B window, before booting and after a failure.
+        machine.set_prompt_ms(2000);
         let status = machine.run(netboot_core::embed::script());
         if status != 0 {
             // The runtime printed the failure; the status is for logs and exit codes.
