@@ -126,11 +126,15 @@ pub fn build_all(embed: Option<&Path>) -> Result<Firmware> {
         )?;
     }
 
-    cargo_build(None, "host-sim")?;
-    copy(
-        &target_dir.join("release/netboot-sim"),
-        &out.join("netboot-sim"),
-    )?;
+    // The simulator runs scripts from files; variants with an embedded script are for
+    // the firmwares only, so it is built once, into the default output.
+    if embed.is_none() {
+        cargo_build(None, "host-sim")?;
+        copy(
+            &target_dir.join("release/netboot-sim"),
+            &out.join("netboot-sim"),
+        )?;
+    }
 
     let fw = Firmware { dir: out };
     report_sizes(&fw)?;
@@ -145,7 +149,10 @@ fn copy(from: &Path, to: &Path) -> Result<()> {
 fn report_sizes(fw: &Firmware) -> Result<()> {
     eprintln!("==> built into {}", fw.dir.display());
     for name in ["netboot.efi", "netboot.kpxe", "netboot.lkrn", "netboot-sim"] {
-        let len = fs::metadata(fw.file(name))?.len();
+        let Ok(meta) = fs::metadata(fw.file(name)) else {
+            continue;
+        };
+        let len = meta.len();
         eprintln!("    {name:14} {}", util::size_text(len));
         if name == "netboot.kpxe" && len > NBP_MAX {
             return Err(
