@@ -7,6 +7,7 @@
 use crate::proto::dhcp::DhcpClientError;
 use crate::proto::dns::DnsError;
 use crate::proto::http::HttpError;
+use crate::proto::ntp::NtpError;
 use crate::proto::tftp::TftpError;
 use crate::settings::SettingsError;
 use crate::uri::UriError;
@@ -32,6 +33,13 @@ pub enum Error {
     Tftp(TftpError),
     /// An HTTP transfer failed.
     Http(HttpError),
+    /// Setting the clock by NTP failed.
+    Ntp {
+        /// The server as given.
+        server: String,
+        /// What went wrong.
+        cause: NtpError,
+    },
     /// A URI could not be parsed or resolved.
     Uri(UriError),
     /// A settings operation failed.
@@ -85,6 +93,7 @@ impl Error {
             Error::Http(HttpError::Status { code, .. }) => 0x1_0000 + u32::from(*code),
             Error::Http(_) => 0x0501,
             Error::Uri(_) => 0x0601,
+            Error::Ntp { .. } => 0x0701,
             Error::Settings(e) => e.code(),
         }
     }
@@ -99,6 +108,7 @@ impl fmt::Display for Error {
             Error::Tftp(e) => write!(f, "{e}"),
             Error::Http(e) => write!(f, "{e}"),
             Error::Uri(e) => write!(f, "{e}"),
+            Error::Ntp { server, cause } => write!(f, "{server}: {cause}"),
             Error::Settings(e) => write!(f, "{e}"),
             Error::Connection { peer, why } => write!(f, "connection to {peer} failed: {why}"),
             Error::NotConfigured { interface } => {

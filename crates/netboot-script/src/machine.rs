@@ -11,17 +11,23 @@
 //! file relative to next-server).
 
 use crate::image::{Image, ImageKind, ImageRegistry, ImageType};
-use crate::runtime::{Digest, FetchRequest, Fetched, IfconfOptions, PowerRequest};
+use crate::runtime::{
+    CpuidQuery, Digest, FetchRequest, Fetched, IfconfOptions, ParamOptions, ParamsOptions,
+    PingOptions, PowerRequest,
+};
 use crate::{Error, Interpreter, Posix, Runtime};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt::Write as _;
 use netboot_core::error::Error as CoreError;
-use netboot_core::net::{NetDevice, Progress, VecSink, Waiter};
+use netboot_core::net::{HttpOptions, NetDevice, PingRequest, Progress, VecSink, Waiter};
 use netboot_core::platform::{BootInitrd, BootRequest, Key, Platform, PowerAction};
 use netboot_core::proto::dhcp::{ClientArch, DhcpConfig, Lease};
-use netboot_core::settings::Settings;
+use netboot_core::proto::http::{Method, form_urlencode};
+use netboot_core::proto::ntp::NtpTime;
+use netboot_core::proto::ping::{MAX_PAYLOAD, PingEvent};
+use netboot_core::settings::{SettingName, SettingType, Settings};
 use netboot_core::uri::{Uri, pxe_uri};
 
 /// Largest image accepted by default (4 GiB); a hostile server cannot exhaust memory
@@ -78,6 +84,59 @@ pub struct Machine<P: Platform> {
     nets: Vec<NetDevice<P::Nic>>,
     prompt_ms: u64,
     shell_on_failure: bool,
+    /// Request-parameter lists (`params`, `param`), newest last.
+    param_lists: Vec<ParamList>,
+    /// The wall clock, once `ntp` has set it: `${unixtime}` is derived from it.
+    clock: Option<NtpTime>,
+}
+
+/// A request-parameter list (iPXE's `struct parameters`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct ParamList {
+    /// `None` for the default (unnamed) list.
+    name: Option<String>,
+    /// `params --method`.
+    method: Option<Method>,
+    /// (key, value, is a header) in the order given.
+    params: Vec<(String, String, bool)>,
+}
+
+impl ParamList {
+    /// The HTTP request parts: form fields make a `POST` with an urlencoded body
+    /// (unless `--method` says otherwise), `--header` parameters become header lines.
+    fn http_options(&self) -> HttpOptions {
+        let fields: Vec<(&str, &str)> = self
+            .params
+            .iter()
+            .filter(|(_, _, header)| !header)
+            .map(|(k, v, _)| (k.as_str(), v.as_str()))
+            .collect();
+        let headers = self
+            .params
+            .iter()
+            .filter(|(_, _, header)| *header)
+            .map(|(k, v, _)| (k.clone(), v.clone()))
+            .collect();
+        let method = self.method;
+        let wants_body = match method {
+            Some(Method::Post | Method::Put) => true,
+            Some(Method::Get | Method::Head) => false,
+            None => !fields.is_empty(),
+        };
+        let body = wants_body.then(|| {
+            let mut form = String::new();
+            form_urlencode(fields, &mut form);
+            (
+                "application/x-www-form-urlencoded".to_string(),
+                form.into_bytes(),
+            )
+        });
+        HttpOptions {
+            method,
+            headers,
+            body,
+        }
+    }
 }
 
 impl<P: Platform> Machine<P> {
@@ -112,6 +171,8 @@ impl<P: Platform> Machine<P> {
             nets,
             prompt_ms: 0,
             shell_on_failure: false,
+            param_lists: Vec::new(),
+            clock: None,
         }
     }
 
@@ -297,6 +358,33 @@ impl<P: Platform> Machine<P> {
         }
     }
 
+    /// The request-parameter list a `##params[=name]` URI suffix names.
+    fn param_list(&self, name: Option<&str>) -> Option<&ParamList> {
+        self.param_lists
+            .iter()
+            .rev()
+            .find(|l| l.name.as_deref() == name)
+    }
+
+    /// Link state, where the platform can tell. Neither [`Platform`] nor smoltcp's
+    /// `Device` reports one, so it is unknown, which counts as up.
+    fn link_up(&self, _index: usize) -> Option<bool> {
+        None
+    }
+
+    /// Keeps `${unixtime}` current once `ntp` has set the clock.
+    fn refresh_unixtime(&mut self) {
+        let Some(clock) = self.clock else {
+            return;
+        };
+        let secs = clock.unix_ms_at(self.platform.now_ms()) / 1000;
+        if let Ok(name) = SettingName::parse("builtin/unixtime") {
+            // uint32 like iPXE's (it wraps in 2106, as iPXE's does).
+            let raw = (secs as u32).to_be_bytes().to_vec();
+            self.settings.store(&name, SettingType::Uint32, raw);
+        }
+    }
+
     /// The device downloads go through: the first configured one.
     fn routed_device(&mut self) -> Result<usize, Error> {
         self.nets
@@ -391,6 +479,52 @@ fn core_error(e: CoreError) -> Error {
     Error::platform(posix, (e.code() & 0x1f) as u8, e.to_string())
 }
 
+/// `cpuid`: whether a CPUID feature bit is set (leaf 1 or 0x80000001, EDX or ECX). A
+/// leaf the processor does not implement has no bits set.
+#[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+fn cpu_feature(query: CpuidQuery) -> Result<bool, Error> {
+    #[cfg(target_arch = "x86")]
+    use core::arch::x86::__cpuid;
+    #[cfg(target_arch = "x86_64")]
+    use core::arch::x86_64::__cpuid;
+    let leaf: u32 = if query.extended { 0x8000_0001 } else { 1 };
+    if query.bit > 31 {
+        return Ok(false);
+    }
+    // CPUID exists on every x86-64 processor and every one netboot runs on; the
+    // intrinsic is `unsafe` only on older compilers.
+    #[allow(unused_unsafe)]
+    // SAFETY: CPUID has no side effects; the highest-leaf query is always valid.
+    let highest = unsafe { __cpuid(leaf & 0x8000_0000) }.eax;
+    if highest < leaf {
+        return Ok(false);
+    }
+    #[allow(unused_unsafe)]
+    // SAFETY: as above; the leaf is implemented.
+    let regs = unsafe { __cpuid(leaf) };
+    let reg = if query.ecx { regs.ecx } else { regs.edx };
+    Ok((reg >> query.bit) & 1 == 1)
+}
+
+/// `cpuid` off x86: there is no CPUID.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "x86")))]
+fn cpu_feature(_query: CpuidQuery) -> Result<bool, Error> {
+    Err(Error::NotSupported("cpuid"))
+}
+
+/// iPXE's IPv4 `route` line: `net0: 192.0.2.100/255.255.255.0 gw 192.0.2.1`.
+fn route_line(name: &str, c: &netboot_core::net::IpConfig) -> String {
+    let mask = u32::MAX
+        .checked_shl(32 - u32::from(c.prefix_len.min(32)))
+        .unwrap_or(0);
+    let mut line = format!("{name}: {}/{}", c.address, core::net::Ipv4Addr::from(mask));
+    if let Some(gw) = c.gateway {
+        let _ = write!(line, " gw {gw}");
+    }
+    line.push('\n');
+    line
+}
+
 fn hex(bytes: &[u8], sep: &str) -> String {
     let mut s = String::new();
     for (i, b) in bytes.iter().enumerate() {
@@ -406,6 +540,7 @@ impl<P: Platform> Runtime for Machine<P> {
     type Blob = Vec<u8>;
 
     fn settings(&mut self) -> &mut Settings {
+        self.refresh_unixtime();
         &mut self.settings
     }
 
@@ -450,6 +585,14 @@ impl<P: Platform> Runtime for Machine<P> {
             None => Uri::parse(req.uri).map_err(invalid)?,
         };
         let index = self.routed_device()?;
+        // `##params[=name]`: a list that does not exist is ignored, as in iPXE.
+        let options = match uri.params() {
+            Some(name) => self
+                .param_list((!name.is_empty()).then_some(name))
+                .map(ParamList::http_options)
+                .unwrap_or_default(),
+            None => HttpOptions::default(),
+        };
         if !req.quiet {
             self.print(&format!("{}... ", uri.redacted()));
         }
@@ -459,7 +602,7 @@ impl<P: Platform> Runtime for Machine<P> {
             quiet: req.quiet,
             shown: false,
         };
-        let result = self.nets[index].fetch(&mut waiter, &uri, &mut sink);
+        let result = self.nets[index].fetch_with(&mut waiter, &uri, &options, &mut sink);
         let shown = waiter.shown;
         if !req.quiet {
             let back = if shown { "\u{8}\u{8}\u{8}\u{8}" } else { "" };
@@ -676,6 +819,215 @@ impl<P: Platform> Runtime for Machine<P> {
         Ok(ip.to_string())
     }
 
+    fn iflinkwait(&mut self, iface: &str, timeout_ms: u64) -> Result<(), Error> {
+        let i = self.device_index(iface)?;
+        let start = self.platform.now_ms();
+        let mut announced = false;
+        loop {
+            if self.link_up(i) != Some(false) {
+                if announced {
+                    self.print(" ok\n");
+                }
+                return Ok(());
+            }
+            if !announced {
+                announced = true;
+                self.print(&format!("Waiting for link-up on {iface}..."));
+            }
+            if timeout_ms > 0 && self.platform.now_ms().saturating_sub(start) >= timeout_ms {
+                self.print(" Down\n");
+                return Err(Error::platform(
+                    Posix::Etimedout,
+                    12,
+                    format!("{iface}: link is down (check the cable and the switch port)"),
+                ));
+            }
+            if self.poll_key() == Some(Key::CTRL_C) {
+                self.print("\n");
+                return Err(Error::Canceled);
+            }
+            Runtime::idle(self);
+        }
+    }
+
+    fn route(&mut self) -> Result<(), Error> {
+        let text: String = self
+            .nets
+            .iter()
+            .filter_map(|n| n.ip_config().map(|c| route_line(n.name(), c)))
+            .collect();
+        self.print(&text);
+        Ok(())
+    }
+
+    fn cpuid(&mut self, query: CpuidQuery) -> Result<bool, Error> {
+        cpu_feature(query)
+    }
+
+    fn ping(&mut self, opts: &PingOptions) -> Result<(), Error> {
+        let size = usize::try_from(opts.size).unwrap_or(usize::MAX);
+        if size > MAX_PAYLOAD {
+            return Err(Error::platform(
+                Posix::Einval,
+                13,
+                format!("ping: size {size} exceeds the {MAX_PAYLOAD} bytes one frame holds"),
+            ));
+        }
+        let i = self.routed_device()?;
+        let mut waiter = PlatformWaiter {
+            platform: &mut self.platform,
+            quiet: true,
+            shown: false,
+        };
+        let target = match self.nets[i].resolve(&mut waiter, &opts.host) {
+            Ok(ip) => ip,
+            Err(e) => {
+                let e = core_error(e);
+                self.print(&format!("Could not start ping: {e}\n"));
+                return Err(e);
+            }
+        };
+        let request = PingRequest {
+            target,
+            size,
+            timeout: opts.timeout_ms,
+            count: opts.count,
+        };
+        let quiet = opts.quiet;
+        let summary = self.nets[i]
+            .ping(&mut waiter, &request, |w, event| {
+                if quiet {
+                    return;
+                }
+                // iPXE's lines: `64 bytes from 192.0.2.1: seq=1`, with an error text
+                // when the request failed.
+                let line = match event {
+                    PingEvent::Reply { from, seq, len, .. } => {
+                        format!("{len} bytes from {from}: seq={seq}\r\n")
+                    }
+                    PingEvent::Corrupt { from, seq, len } => {
+                        format!(
+                            "{len} bytes from {from}: seq={seq}: {}\r\n",
+                            Posix::Eproto.text()
+                        )
+                    }
+                    PingEvent::Timeout { seq } => {
+                        format!(
+                            "0 bytes from <none>: seq={seq}: {}\r\n",
+                            Posix::Etimedout.text()
+                        )
+                    }
+                };
+                let _ = w.platform.console().write_str(&line);
+            })
+            .map_err(core_error)?;
+        if summary.cancelled {
+            self.print("\n");
+        }
+        if !quiet {
+            let lost = summary.sent - summary.received;
+            self.print(&format!(
+                "--- {target}: {} sent, {} received, {}% loss\n",
+                summary.sent,
+                summary.received,
+                (lost * 100).checked_div(summary.sent).unwrap_or(0)
+            ));
+        }
+        if summary.cancelled {
+            return Err(Error::Canceled);
+        }
+        if summary.received == 0 {
+            let e = Error::platform(Posix::Etimedout, 14, format!("no reply from {target}"));
+            self.print(&format!("Finished: {e}\n"));
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn ntp(&mut self, server: &str) -> Result<(), Error> {
+        let i = self.routed_device()?;
+        let mut waiter = PlatformWaiter {
+            platform: &mut self.platform,
+            quiet: true,
+            shown: false,
+        };
+        // Like iPXE, a failure is reported as `Could not set time: …`.
+        let outcome = self.nets[i].ntp(&mut waiter, server).map_err(|e| match e {
+            CoreError::Ntp { .. } => Error::platform(Posix::Etimedout, 15, e.to_string()),
+            other => core_error(other),
+        });
+        match outcome {
+            Ok(time) => {
+                self.clock = Some(time);
+                self.refresh_unixtime();
+                let line = format!(
+                    "ntp {server}: unix time {} (stratum {}, delay {} ms)",
+                    time.unix_ms / 1000,
+                    time.stratum,
+                    time.delay_ms
+                );
+                self.platform.log(&line);
+                Ok(())
+            }
+            Err(e) => {
+                if !matches!(e, Error::Canceled) {
+                    self.print(&format!("Could not set time: {e}\n"));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn params(&mut self, opts: &ParamsOptions) -> Result<(), Error> {
+        let method = match opts.method.as_deref() {
+            None => None,
+            Some(m) => Some(Method::from_name(m).ok_or_else(|| {
+                Error::platform(
+                    Posix::Enotsup,
+                    16,
+                    format!("unsupported method {m:?} (GET, HEAD, POST or PUT)"),
+                )
+            })?),
+        };
+        // A new list replaces any list of the same name; `--delete` just removes it.
+        self.param_lists.retain(|l| l.name != opts.name);
+        if !opts.delete {
+            self.param_lists.push(ParamList {
+                name: opts.name.clone(),
+                method,
+                params: Vec::new(),
+            });
+        }
+        Ok(())
+    }
+
+    fn param(&mut self, opts: &ParamOptions) -> Result<(), Error> {
+        let name = opts.params.as_deref();
+        let Some(list) = self
+            .param_lists
+            .iter_mut()
+            .rev()
+            .find(|l| l.name.as_deref() == name)
+        else {
+            return Err(Error::platform(
+                Posix::Enoent,
+                17,
+                match name {
+                    Some(n) => {
+                        format!("no parameter list {n:?} (create it with `params --name {n}`)")
+                    }
+                    None => "no parameter list (create it with `params`)".to_string(),
+                },
+            ));
+        };
+        list.params.push((
+            opts.key.clone(),
+            opts.value.clone().unwrap_or_default(),
+            opts.header,
+        ));
+        Ok(())
+    }
+
     fn power(&mut self, request: PowerRequest) -> Error {
         let action = match request {
             PowerRequest::PowerOff => PowerAction::PowerOff,
@@ -702,6 +1054,82 @@ mod tests {
                 .to_string()
                 .contains("PXE loop")
         );
+    }
+
+    #[test]
+    fn route_lines_look_like_ipxe() {
+        use netboot_core::net::IpConfig;
+        let mut c = IpConfig {
+            address: [192, 0, 2, 100].into(),
+            prefix_len: 24,
+            gateway: Some([192, 0, 2, 1].into()),
+            dns: Vec::new(),
+        };
+        assert_eq!(
+            route_line("net0", &c),
+            "net0: 192.0.2.100/255.255.255.0 gw 192.0.2.1\n"
+        );
+        c.gateway = None;
+        c.prefix_len = 0;
+        assert_eq!(route_line("net1", &c), "net1: 192.0.2.100/0.0.0.0\n");
+        c.prefix_len = 32;
+        assert_eq!(
+            route_line("net1", &c),
+            "net1: 192.0.2.100/255.255.255.255\n"
+        );
+        c.prefix_len = 200;
+        assert_eq!(
+            route_line("net1", &c),
+            "net1: 192.0.2.100/255.255.255.255\n"
+        );
+    }
+
+    #[test]
+    fn parameter_lists_become_http_request_parts() {
+        let mut list = ParamList::default();
+        assert_eq!(
+            list.http_options(),
+            HttpOptions::default(),
+            "empty: a plain GET"
+        );
+        list.params.push(("X-Rack".into(), "4".into(), true));
+        let o = list.http_options();
+        assert_eq!(o.effective_method(), Method::Get, "headers alone keep GET");
+        assert_eq!(o.headers, [("X-Rack".to_string(), "4".to_string())]);
+        list.params
+            .push(("mac".into(), "52:54:00:12:34:56".into(), false));
+        list.params.push(("name".into(), "a b".into(), false));
+        let o = list.http_options();
+        assert_eq!(o.effective_method(), Method::Post);
+        let (ty, body) = o.body.expect("a form body");
+        assert_eq!(ty, "application/x-www-form-urlencoded");
+        assert_eq!(body, b"mac=52%3A54%3A00%3A12%3A34%3A56&name=a%20b");
+        list.method = Some(Method::Put);
+        assert_eq!(list.http_options().effective_method(), Method::Put);
+        list.method = Some(Method::Get);
+        let o = list.http_options();
+        assert_eq!((o.effective_method(), o.body), (Method::Get, None));
+        let empty_post = ParamList {
+            method: Some(Method::Post),
+            ..ParamList::default()
+        };
+        let (_, body) = empty_post.http_options().body.expect("POST has a body");
+        assert!(body.is_empty(), "an empty form, with Content-Length: 0");
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn cpuid_reads_feature_bits() {
+        let q = |extended, ecx, bit| cpu_feature(CpuidQuery { extended, ecx, bit });
+        // Every x86-64 processor has an FPU (leaf 1 EDX bit 0), SSE2 (bit 26) and long
+        // mode (leaf 0x80000001 EDX bit 29).
+        assert_eq!(q(false, false, 0).ok(), Some(true));
+        assert_eq!(q(false, false, 26).ok(), Some(true));
+        assert_eq!(q(true, false, 29).ok(), Some(true));
+        // ECX bit 31 of leaf 1 is "running under a hypervisor": either is fine.
+        assert!(q(false, true, 31).is_ok());
+        assert_eq!(q(false, false, 32).ok(), Some(false));
+        assert_eq!(q(true, true, u32::MAX).ok(), Some(false));
     }
 
     #[test]

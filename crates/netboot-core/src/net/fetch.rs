@@ -133,6 +133,29 @@ pub struct Download {
     pub transport: String,
 }
 
+/// Extra parts of an HTTP request: iPXE's request parameters (`##params`), which turn
+/// a download into a form `POST` and can add header lines.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HttpOptions {
+    /// The method; `None` means `GET`, or `POST` when there is a body.
+    pub method: Option<Method>,
+    /// Extra header lines, in order.
+    pub headers: Vec<(String, String)>,
+    /// A request body with its content type.
+    pub body: Option<(String, Vec<u8>)>,
+}
+
+impl HttpOptions {
+    /// The method the first request uses.
+    pub fn effective_method(&self) -> Method {
+        match (self.method, &self.body) {
+            (Some(m), _) => m,
+            (None, Some(_)) => Method::Post,
+            (None, None) => Method::Get,
+        }
+    }
+}
+
 /// Minimum interval between progress reports.
 const PROGRESS_MS: Millis = 250;
 /// How long a TCP connection attempt may take.
@@ -206,9 +229,21 @@ impl<D: Device> NetDevice<D> {
         uri: &Uri,
         sink: &mut impl Sink,
     ) -> Result<Download, Error> {
+        self.fetch_with(w, uri, &HttpOptions::default(), sink)
+    }
+
+    /// Like [`Self::fetch`], with extra HTTP request parts (a method, headers, a body);
+    /// TFTP has no use for them and ignores them.
+    pub fn fetch_with(
+        &mut self,
+        w: &mut impl Waiter,
+        uri: &Uri,
+        options: &HttpOptions,
+        sink: &mut impl Sink,
+    ) -> Result<Download, Error> {
         match uri.scheme_kind() {
             Scheme::Tftp => self.fetch_tftp(w, uri, sink),
-            Scheme::Http => self.fetch_http(w, uri, Method::Get, sink),
+            Scheme::Http => self.fetch_http(w, uri, options.effective_method(), options, sink),
             _ => Err(Error::UnsupportedScheme(uri.scheme().to_string())),
         }
     }
@@ -216,7 +251,7 @@ impl<D: Device> NetDevice<D> {
     /// Asks an HTTP server for the size of `uri` without downloading it (`HEAD`).
     pub fn http_size(&mut self, w: &mut impl Waiter, uri: &Uri) -> Result<Option<u64>, Error> {
         let mut sink = SizeOnly(None);
-        self.fetch_http(w, uri, Method::Head, &mut sink)?;
+        self.fetch_http(w, uri, Method::Head, &HttpOptions::default(), &mut sink)?;
         Ok(sink.0)
     }
 
@@ -302,13 +337,15 @@ impl<D: Device> NetDevice<D> {
         &mut self,
         w: &mut impl Waiter,
         uri: &Uri,
-        method: Method,
+        mut method: Method,
+        options: &HttpOptions,
         sink: &mut impl Sink,
     ) -> Result<Download, Error> {
         self.require_config()?;
         let start = w.now_ms();
         let mut redirects = Redirects::default();
         let mut current = uri.clone();
+        let mut options = Some(options);
         loop {
             if current.scheme_kind() != Scheme::Http {
                 return Err(Error::UnsupportedScheme(current.scheme().to_string()));
@@ -316,13 +353,14 @@ impl<D: Device> NetDevice<D> {
             sink.reset();
             // A kept-alive connection may have been closed by the server meanwhile: then
             // the request fails before any response byte and is retried once, fresh.
-            let outcome = match self.http_exchange(w, &current, method, sink, start, true) {
-                Err(Error::Http(HttpError::ClosedBeforeHead { .. })) if self.http_reused => {
-                    sink.reset();
-                    self.http_exchange(w, &current, method, sink, start, false)?
-                }
-                other => other?,
-            };
+            let outcome =
+                match self.http_exchange(w, &current, (method, options), sink, start, true) {
+                    Err(Error::Http(HttpError::ClosedBeforeHead { .. })) if self.http_reused => {
+                        sink.reset();
+                        self.http_exchange(w, &current, (method, options), sink, start, false)?
+                    }
+                    other => other?,
+                };
             match outcome {
                 Exchange::Done(size) => {
                     let transport = if self.http_reused {
@@ -340,7 +378,17 @@ impl<D: Device> NetDevice<D> {
                     });
                 }
                 Exchange::Redirect(head) => match redirects.check(&head)? {
-                    Outcome::Redirect(location) => current = current.resolve(location)?,
+                    Outcome::Redirect(location) => {
+                        current = current.resolve(location)?;
+                        // As browsers do: 307/308 repeat the request as it was; other
+                        // redirects of a request with a body continue with a plain GET.
+                        if !matches!(head.status, 307 | 308)
+                            && options.is_some_and(|o| o.body.is_some())
+                        {
+                            method = Method::Get;
+                            options = None;
+                        }
+                    }
                     // Only 2xx is a success, and 2xx never takes the redirect path.
                     Outcome::Success => return Err(Error::Http(HttpError::UnexpectedSwitch)),
                 },
@@ -348,12 +396,13 @@ impl<D: Device> NetDevice<D> {
         }
     }
 
-    /// One request/response on a (possibly reused) connection.
+    /// One request/response on a (possibly reused) connection; `options` adds headers
+    /// and a body to `method`.
     fn http_exchange(
         &mut self,
         w: &mut impl Waiter,
         uri: &Uri,
-        method: Method,
+        (method, options): (Method, Option<&HttpOptions>),
         sink: &mut impl Sink,
         start: Millis,
         allow_reuse: bool,
@@ -372,6 +421,14 @@ impl<D: Device> NetDevice<D> {
         let mut request = Request::new(method, &host, port, &target);
         if let Some(user) = user.as_deref() {
             request = request.basic_auth(user, password.as_deref().unwrap_or(""));
+        }
+        if let Some(options) = options {
+            for (name, value) in &options.headers {
+                request = request.header(name, value);
+            }
+            if let Some((content_type, body)) = &options.body {
+                request = request.body(content_type, body);
+            }
         }
         let bytes = request.encode()?;
         let mut reader = ResponseReader::new(method, HttpConfig::default(), w.now_ms());

@@ -5,9 +5,11 @@
 //! DHCP runs on a raw IPv4/UDP socket because it must send from 0.0.0.0 before the
 //! interface has an address; everything else uses ordinary smoltcp UDP and TCP sockets.
 
+mod diag;
 mod fetch;
 
-pub use fetch::{Download, Progress, Sink, VecSink};
+pub use diag::{PingRequest, PingSummary};
+pub use fetch::{Download, HttpOptions, Progress, Sink, VecSink};
 
 use crate::error::Error;
 use crate::proto::dhcp::{DhcpClient, DhcpConfig, DhcpState, Lease};

@@ -229,6 +229,10 @@ pub enum Method {
     Get,
     /// `HEAD`: the head only (sizes, existence); the response never has a body.
     Head,
+    /// `POST`: submit a body (iPXE's `##params` forms).
+    Post,
+    /// `PUT`: store a body.
+    Put,
 }
 
 impl Method {
@@ -237,7 +241,16 @@ impl Method {
         match self {
             Self::Get => "GET",
             Self::Head => "HEAD",
+            Self::Post => "POST",
+            Self::Put => "PUT",
         }
+    }
+
+    /// The method named `name` (ASCII case-insensitive), as `params --method` gives it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Get, Self::Head, Self::Post, Self::Put]
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(name))
     }
 }
 
@@ -251,6 +264,8 @@ pub struct Request<'a> {
     path: &'a str,
     credentials: Option<(&'a str, &'a str)>,
     range: Option<(u64, Option<u64>)>,
+    headers: Vec<(&'a str, &'a str)>,
+    body: Option<(&'a str, &'a [u8])>,
 }
 
 impl<'a> Request<'a> {
@@ -265,6 +280,8 @@ impl<'a> Request<'a> {
             path,
             credentials: None,
             range: None,
+            headers: Vec::new(),
+            body: None,
         }
     }
 
@@ -304,6 +321,19 @@ impl<'a> Request<'a> {
         self
     }
 
+    /// Adds a header line `name: value` (iPXE's `param --header`). Names must be
+    /// tokens and values must not contain control characters, or [`Self::encode`] fails.
+    pub fn header(mut self, name: &'a str, value: &'a str) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// Sends `body` with `Content-Type: content_type` and its `Content-Length`.
+    pub const fn body(mut self, content_type: &'a str, body: &'a [u8]) -> Self {
+        self.body = Some((content_type, body));
+        self
+    }
+
     /// The request's bytes, ready to write to the connection.
     pub fn encode(&self) -> Result<Vec<u8>, HttpError> {
         // Anything that could end a line or a token would let a URI inject headers.
@@ -328,6 +358,25 @@ impl<'a> Request<'a> {
             && user.contains(':')
         {
             return Err(HttpError::InvalidRequest("user name contains ':'"));
+        }
+        // RFC 9110 §5.1 and §5.5: a token name, and a value without line breaks.
+        let bad_value = |v: &str| v.chars().any(|c| c.is_ascii_control() && c != '\t');
+        for (name, value) in &self.headers {
+            if name.is_empty() || !name.bytes().all(is_token_byte) {
+                return Err(HttpError::InvalidRequest("invalid header name"));
+            }
+            if bad_value(value) {
+                return Err(HttpError::InvalidRequest(
+                    "a header value contains control characters",
+                ));
+            }
+        }
+        if let Some((content_type, _)) = self.body
+            && bad_value(content_type)
+        {
+            return Err(HttpError::InvalidRequest(
+                "the content type contains control characters",
+            ));
         }
 
         let mut s = String::with_capacity(160 + self.path.len());
@@ -366,8 +415,67 @@ impl<'a> Request<'a> {
             base64_encode(&plain, &mut s);
             s.push_str("\r\n");
         }
+        if let Some((content_type, body)) = self.body {
+            let _ = write!(
+                s,
+                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+                body.len()
+            );
+        }
+        for (name, value) in &self.headers {
+            let _ = write!(s, "{name}: {value}\r\n");
+        }
         s.push_str("\r\n");
-        Ok(s.into_bytes())
+        let mut bytes = s.into_bytes();
+        if let Some((_, body)) = self.body {
+            bytes.extend_from_slice(body);
+        }
+        Ok(bytes)
+    }
+}
+
+/// RFC 9110 `tchar`: the bytes allowed in a header name.
+const fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
+}
+
+/// Appends `application/x-www-form-urlencoded` text for `fields` to `out`: `key=value`
+/// pairs joined by `&`, every byte outside RFC 3986's unreserved set percent-encoded
+/// (as iPXE's `uri_encode_string` with `URI_FIELD` does, so a space is `%20`).
+pub fn form_urlencode<'k>(fields: impl IntoIterator<Item = (&'k str, &'k str)>, out: &mut String) {
+    let encode = |text: &str, out: &mut String| {
+        for b in text.bytes() {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                out.push(char::from(b));
+            } else {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+    };
+    for (i, (key, value)) in fields.into_iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        encode(key, out);
+        out.push('=');
+        encode(value, out);
     }
 }
 
@@ -868,6 +976,65 @@ mod tests {
         assert!(
             Request::get("h", 80, "/")
                 .basic_auth("a:b", "c")
+                .encode()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn request_post_with_form_body_and_headers() {
+        let mut form = String::new();
+        form_urlencode([("mac", "52:54:00:12:34:56"), ("a b", "x&y=z~")], &mut form);
+        assert_eq!(form, "mac=52%3A54%3A00%3A12%3A34%3A56&a%20b=x%26y%3Dz~");
+        let r = Request::new(Method::Post, "192.0.2.1", 80, "/submit")
+            .header("X-Asset", "rack 4\tslot 2")
+            .body("application/x-www-form-urlencoded", form.as_bytes())
+            .encode()
+            .expect("ok");
+        let expected = format!(
+            "POST /submit HTTP/1.1\r\nHost: 192.0.2.1\r\n\
+             User-Agent: netboot/{}\r\nConnection: keep-alive\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+             X-Asset: rack 4\tslot 2\r\n\r\n{form}",
+            crate::VERSION,
+            form.len()
+        );
+        assert_eq!(String::from_utf8(r).expect("ascii"), expected);
+
+        // An empty body still says so; headers alone leave a GET a GET.
+        let r = Request::new(Method::Post, "h", 80, "/").body("text/plain", b"");
+        let r = String::from_utf8(r.encode().expect("ok")).expect("ascii");
+        assert!(r.ends_with("Content-Length: 0\r\n\r\n"), "{r}");
+        let r = Request::get("h", 80, "/").header("Accept", "*/*");
+        let r = String::from_utf8(r.encode().expect("ok")).expect("ascii");
+        assert!(r.starts_with("GET / HTTP/1.1\r\n") && r.ends_with("\r\nAccept: */*\r\n\r\n"));
+        assert!(!r.contains("Content-Length"));
+
+        assert_eq!(Method::from_name("post"), Some(Method::Post));
+        assert_eq!(Method::from_name("PUT"), Some(Method::Put));
+        assert_eq!(Method::from_name("BREW"), None);
+    }
+
+    #[test]
+    fn request_rejects_header_injection() {
+        for (name, value) in [
+            ("X-A", "v\r\nX-B: w"),
+            ("X A", "v"),
+            ("", "v"),
+            ("X:A", "v"),
+            ("X-A", "\n"),
+        ] {
+            assert!(
+                matches!(
+                    Request::get("h", 80, "/").header(name, value).encode(),
+                    Err(HttpError::InvalidRequest(_))
+                ),
+                "{name:?}: {value:?}"
+            );
+        }
+        assert!(
+            Request::new(Method::Post, "h", 80, "/")
+                .body("text/plain\r\nX: y", b"")
                 .encode()
                 .is_err()
         );

@@ -5,6 +5,8 @@
 pub mod dhcp;
 pub mod dns;
 pub mod http;
+pub mod ntp;
+pub mod ping;
 pub mod tftp;
 
 use alloc::vec::Vec;
