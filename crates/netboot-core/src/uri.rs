@@ -113,7 +113,19 @@ impl fmt::Display for Host {
             Host::Ipv6 {
                 addr,
                 zone: Some(zone),
-            } => write!(f, "[{addr}%25{zone}]"),
+            } => {
+                // RFC 6874: a zone is unreserved characters or %-escapes, so anything else
+                // is escaped again (a decoded "%" or a non-ASCII byte must not print raw).
+                write!(f, "[{addr}%25")?;
+                for b in zone.bytes() {
+                    if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                        write!(f, "{}", char::from(b))?;
+                    } else {
+                        write!(f, "%{b:02X}")?;
+                    }
+                }
+                f.write_str("]")
+            }
             Host::Name(name) => f.write_str(name),
         }
     }
@@ -227,6 +239,13 @@ impl Uri {
         {
             return Err(UriError::EmptyHost { scheme });
         }
+        // Without an authority, a path starting with "//" would print as one
+        // (`h:` + `//evil/x` reads back with host `evil`): RFC 3986 §5.2.4 prefixes "/.".
+        let path = if authority.is_none() && path.starts_with("//") {
+            format!("/.{path}")
+        } else {
+            path
+        };
         Ok(Uri {
             scheme,
             authority,
@@ -737,6 +756,25 @@ fn decode_lossy(text: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resolved_path_never_turns_into_an_authority() {
+        // Found by the uri fuzz target: `h:/` + `.//evil.example/x` once printed as
+        // `h://evil.example/x`, which reads back with another host.
+        let base = Uri::parse("h:/").expect("valid");
+        let resolved = base.resolve(".//evil.example/x").expect("valid");
+        let text = resolved.to_string();
+        assert_eq!(text, "h:/.//evil.example/x");
+        let again = Uri::parse(&text).expect("round trip");
+        assert!(again.host().is_none());
+        assert_eq!(again.path(), resolved.path());
+        let odd = base.resolve(".//\\").expect("valid").to_string();
+        assert!(Uri::parse(&odd).is_ok(), "{odd}");
+        // Also found by the fuzzer: a zone holding an escaped "%" and a non-UTF-8 byte.
+        let zoned = Uri::parse("t://[1::2%%f2]").expect("lenient zone");
+        let again = Uri::parse(&zoned.to_string()).expect("zone round trip");
+        assert_eq!(again.host(), zoned.host());
+    }
 
     fn parse(text: &str) -> Uri {
         Uri::parse(text).unwrap_or_else(|e| panic!("{text:?}: {e}"))
