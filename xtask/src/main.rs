@@ -9,9 +9,11 @@
 //! - `cargo xtask scenario [NAME…]` — only the QEMU scenarios (after a build).
 //! - `cargo xtask provision` — only the idempotent installation step.
 
+mod bench;
 mod compat;
 mod demo;
 mod firmware;
+mod fuzz;
 mod lab;
 mod provision;
 mod qemu;
@@ -25,6 +27,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
+  bench [--runs N] [--no-snponly] [--no-write] [http] [tftp]   netboot.efi vs Debian iPXE in QEMU -> BENCHMARKS.md
+  fuzz [--seconds N] [--smoke] [--jobs N] [--asan] [--list] [TARGET...]   seed and run the cargo-fuzz targets (60 s each)
   demo                      build netboot.efi with the demo script and network-boot Linux in QEMU
   test [--jobs N] [--skip-lint] [NAME...]
                             every test: fmt/clippy, unit and doc tests, firmware builds, the script
@@ -45,7 +49,9 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let result = match command.as_str() {
+        "bench" => bench::run(rest),
         "demo" => demo::run(rest),
+        "fuzz" => fuzz::run(rest),
         "test" => run_tests(rest),
         "build" => firmware::build_all(None).map(|_| ()),
         "scenario" => run_scenarios(rest),
@@ -174,6 +180,7 @@ fn run_tests(args: &[String]) -> Result<()> {
         Ok(())
     };
     let result = scenario::run_all(&assets, &opts.names, opts.jobs).and(compat);
+    let result = result.and(fuzz::smoke(&opts.names));
     eprintln!(
         "xtask test: finished in {:.0} s",
         started.elapsed().as_secs_f64()

@@ -399,7 +399,7 @@ fn resolve(reference: &str, fw: &Firmware, assets: &Assets) -> Result<PathBuf> {
 }
 
 /// Deterministic pseudo-random bytes (xorshift64), so generated files differ by name.
-fn generated_content(name: &str, size: u64) -> Vec<u8> {
+pub(crate) fn generated_content(name: &str, size: u64) -> Vec<u8> {
     let mut state = name.bytes().fold(0x9e37_79b9_7f4a_7c15u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     });

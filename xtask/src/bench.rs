@@ -1,0 +1,995 @@
+//! `cargo xtask bench`: netboot.efi side by side with Debian's iPXE in QEMU.
+//!
+//! Every firmware boots from an ESP under OVMF (TCG, q35, 1024 MiB) on the private lab
+//! LAN (dnsmasq DHCP, nginx at http://192.0.2.1/, atftpd at tftp://192.0.2.1/), with
+//! `virtio-net-pci,romfile=` so OVMF's VirtioNetDxe drives the NIC and offers SNP. Each
+//! boot runs one script (by default both downloads):
+//!
+//! ```text
+//! #!ipxe
+//! dhcp
+//! ifstat
+//! echo BENCH-HTTP-START
+//! imgfetch http://192.0.2.1/big.bin
+//! echo BENCH-HTTP-END
+//! imgfree
+//! echo BENCH-TFTP-START
+//! imgfetch tftp://192.0.2.1/big64.bin
+//! echo BENCH-TFTP-END
+//! imgfree
+//! poweroff
+//! ```
+//!
+//! netboot.efi has the script embedded; the iPXE builds get its URL as DHCP boot file
+//! and chain it. The host timestamps the first appearance of each marker line on the
+//! serial console; the time between a START and its END is the transfer time. Runs
+//! alternate between the firmwares, every run is bounded by a timeout, and a failed
+//! run is reported, never dropped. The results go to stdout and into the QEMU section
+//! of `BENCHMARKS.md`.
+
+use crate::firmware::{self, Firmware};
+use crate::lab::{self, Lab, SERVER_IP};
+use crate::provision;
+use crate::qemu::{self, Ended, Vm};
+use crate::scenario::generated_content;
+use crate::util::{self, Result, cmd};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Upper bound for one QEMU run (boot, DHCP, downloads, power-off).
+const RUN_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long a run may take to power off after its last marker before it is killed
+/// (Debian's 2019 iPXE has no `poweroff` command and falls back to the UEFI shell).
+const POWEROFF_GRACE: Duration = Duration::from_secs(5);
+/// Longest time between two looks at the console (the wait also returns as soon as the
+/// reader thread has new console bytes).
+const POLL: Duration = Duration::from_millis(5);
+/// Heading of the section this command owns in `BENCHMARKS.md`.
+const SECTION: &str = "## QEMU side-by-side with iPXE (`cargo xtask bench`)";
+/// Older headings of the same section, replaced when found.
+const OLD_SECTIONS: &[&str] = &["## Not written yet: the QEMU side-by-side with iPXE"];
+/// iPXE builds shipped by Debian's `ipxe` package.
+const IPXE_DIR: &str = "/usr/lib/ipxe";
+/// The size target from the issue: Debian's `snponly.efi`.
+const SNPONLY_SIZE: u64 = 173_792;
+/// The script's name, embedded into netboot and served to iPXE.
+const SCRIPT: &str = "bench.ipxe";
+/// The NIC's MAC address (QEMU's default), to find the `ifstat` line.
+const MAC: &str = "52:54:00:12:34:56";
+
+/// One download measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Workload {
+    Http,
+    Tftp,
+}
+
+impl Workload {
+    fn name(self) -> &'static str {
+        match self {
+            Workload::Http => "http",
+            Workload::Tftp => "tftp",
+        }
+    }
+    fn file(self) -> &'static str {
+        match self {
+            Workload::Http => "big.bin",
+            Workload::Tftp => "big64.bin",
+        }
+    }
+    fn size(self) -> u64 {
+        match self {
+            Workload::Http => 256 << 20,
+            Workload::Tftp => 64 << 20,
+        }
+    }
+    fn url(self) -> String {
+        format!("{}://{SERVER_IP}/{}", self.name(), self.file())
+    }
+    fn title(self) -> &'static str {
+        match self {
+            Workload::Http => "HTTP 256 MiB (nginx)",
+            Workload::Tftp => "TFTP 64 MiB (atftpd)",
+        }
+    }
+    fn start(self) -> String {
+        format!("BENCH-{}-START", self.name().to_uppercase())
+    }
+    fn end(self) -> String {
+        format!("BENCH-{}-END", self.name().to_uppercase())
+    }
+}
+
+/// The benchmark script; the same text is embedded in netboot and chained by iPXE.
+fn script(workloads: &[Workload]) -> String {
+    let mut s = String::from("#!ipxe\ndhcp\nifstat\n");
+    for w in workloads {
+        let _ = write!(
+            s,
+            "echo {}\nimgfetch {}\necho {}\nimgfree\n",
+            w.start(),
+            w.url(),
+            w.end()
+        );
+    }
+    s.push_str("poweroff\n");
+    s
+}
+
+/// A firmware under test.
+struct Contender {
+    name: &'static str,
+    image: PathBuf,
+    boot: Boot,
+}
+
+/// How OVMF starts a firmware.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Boot {
+    /// As `\EFI\BOOT\BOOTX64.EFI` from a virtio-blk ESP.
+    Esp,
+    /// By OVMF's own PXE client (over its VirtioNetDxe SNP) from the lab's TFTP server:
+    /// `snponly.efi` drives only the NIC it was loaded from.
+    Pxe,
+}
+
+/// What one boot measured.
+#[derive(Clone, Debug)]
+struct Run {
+    /// QEMU start to the first START marker (OVMF, loading the image, DHCP; iPXE also
+    /// its autoboot configuration and the script fetch).
+    startup: Option<f64>,
+    /// Per workload: START → END in seconds, or why there is no figure.
+    transfers: Vec<std::result::Result<f64, String>>,
+    /// The `ifstat` line's driver description (`using …`).
+    driver: Option<String>,
+    /// Whether the machine powered itself off at the end.
+    powered_off: bool,
+}
+
+struct Options {
+    runs: usize,
+    workloads: Vec<Workload>,
+    snponly: bool,
+    write: bool,
+    /// Only these firmwares (`--only NAME`, for trying out a setup; the report then lacks
+    /// the comparison).
+    only: Vec<String>,
+}
+
+fn parse(args: &[String]) -> Result<Options> {
+    let mut o = Options {
+        runs: 3,
+        workloads: Vec::new(),
+        snponly: true,
+        write: true,
+        only: Vec::new(),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--runs" => {
+                let n = it.next().ok_or("--runs needs a number")?;
+                o.runs = n
+                    .parse()
+                    .map_err(|_| format!("--runs {n:?}: not a number"))?;
+                o.runs = o.runs.max(1);
+            }
+            "--no-snponly" => o.snponly = false,
+            "--no-write" => o.write = false,
+            "--only" => o
+                .only
+                .push(it.next().ok_or("--only needs a firmware name")?.clone()),
+            "http" if !o.workloads.contains(&Workload::Http) => o.workloads.push(Workload::Http),
+            "tftp" if !o.workloads.contains(&Workload::Tftp) => o.workloads.push(Workload::Tftp),
+            other => return Err(format!("bench: unexpected argument {other:?}").into()),
+        }
+    }
+    if o.workloads.is_empty() {
+        o.workloads = vec![Workload::Http, Workload::Tftp];
+    }
+    Ok(o)
+}
+
+/// Runs the benchmark.
+pub fn run(args: &[String]) -> Result<()> {
+    let opts = parse(args)?;
+    let began = Instant::now();
+    provision::run()?;
+    lab::reap_stale();
+    let work = util::out_dir().join("bench");
+    let _ = fs::remove_dir_all(&work);
+    let srv = work.join("srv");
+    fs::create_dir_all(&srv)?;
+
+    let mut env = Environment::read();
+    eprintln!("==> bench: generating the served files");
+    for w in &opts.workloads {
+        fs::write(srv.join(w.file()), generated_content(w.file(), w.size()))?;
+    }
+    let text = script(&opts.workloads);
+    fs::write(srv.join(SCRIPT), &text)?;
+    fs::write(work.join(SCRIPT), &text)?;
+
+    // The plain release build gives the sizes; the variant with the script embedded runs.
+    // Other work in the same checkout may hold `target/netboot/netboot-sim` open (the last
+    // file copied); the firmwares are in place by then, so their sizes still hold.
+    let plain = firmware::build_all(None).unwrap_or_else(|e| {
+        eprintln!("warning: bench: plain build: {e}; sizes from the files in place");
+        Firmware {
+            dir: util::out_dir(),
+        }
+    });
+    let sizes = sizes(&plain);
+    let embedded = firmware::build_all(Some(&work.join(SCRIPT)))?;
+    let mut contenders = vec![
+        Contender {
+            name: "netboot.efi",
+            image: embedded.file("netboot.efi"),
+            boot: Boot::Esp,
+        },
+        Contender {
+            name: "ipxe.efi",
+            image: Path::new(IPXE_DIR).join("ipxe.efi"),
+            boot: Boot::Esp,
+        },
+    ];
+    if opts.snponly {
+        contenders.push(Contender {
+            name: "snponly.efi",
+            image: Path::new(IPXE_DIR).join("snponly.efi"),
+            boot: Boot::Pxe,
+        });
+    }
+    if !opts.only.is_empty() {
+        contenders.retain(|c| opts.only.iter().any(|o| c.name.starts_with(o.as_str())));
+        if contenders.is_empty() {
+            return Err("--only matches none of netboot.efi, ipxe.efi, snponly.efi".into());
+        }
+    }
+    for c in contenders.iter().filter(|c| c.boot == Boot::Pxe) {
+        fs::copy(&c.image, srv.join(c.name)).map_err(|e| format!("{}: {e}", c.image.display()))?;
+    }
+
+    // iPXE (user class "iPXE") chains the script; OVMF's PXE client gets snponly.efi,
+    // from atftpd, which also serves the TFTP download.
+    let mut lab = Lab::create(0, &work)?;
+    lab.start_dnsmasq(
+        None,
+        &[],
+        &[
+            "--dhcp-userclass=set:ipxe,iPXE".into(),
+            format!("--dhcp-boot=tag:ipxe,http://{SERVER_IP}/{SCRIPT}"),
+            "--dhcp-boot=tag:!ipxe,snponly.efi".into(),
+        ],
+    )?;
+    lab.start_nginx(&srv, &BTreeMap::new(), None)?;
+    lab.start_atftpd(&srv)?;
+    eprintln!(
+        "==> bench: {} rounds of {} (script: {})",
+        opts.runs,
+        contenders
+            .iter()
+            .map(|c| c.name)
+            .collect::<Vec<_>>()
+            .join(", "),
+        work.join(SCRIPT).display()
+    );
+    let mut results: Vec<Vec<Run>> = contenders.iter().map(|_| Vec::new()).collect();
+    for round in 0..opts.runs {
+        for (i, c) in contenders.iter().enumerate() {
+            let label = format!("{}-{}", c.name, round + 1);
+            let run = run_once(&lab, c, &work.join(&label), &opts.workloads);
+            eprintln!("     {label}: {}", describe_run(&run, &opts.workloads));
+            results[i].push(run);
+        }
+    }
+    drop(lab);
+    env.finish(began);
+
+    let section = render(&env, &opts, &contenders, &results, &sizes);
+    println!("{section}");
+    if opts.write {
+        write_section(&util::root().join("BENCHMARKS.md"), &section)?;
+        eprintln!("==> bench: wrote the QEMU section of BENCHMARKS.md");
+    }
+    let failed = results
+        .iter()
+        .flatten()
+        .flat_map(|r| &r.transfers)
+        .filter(|t| t.is_err())
+        .count();
+    eprintln!(
+        "==> bench: finished in {:.0} s, {failed} failed transfers",
+        began.elapsed().as_secs_f64()
+    );
+    if failed > 0 {
+        return Err(format!("{failed} benchmark transfers failed (reported above)").into());
+    }
+    Ok(())
+}
+
+/// One line per run for the progress output and the raw samples.
+fn describe_run(run: &Run, workloads: &[Workload]) -> String {
+    let mut parts: Vec<String> = workloads
+        .iter()
+        .zip(&run.transfers)
+        .map(|(w, t)| match t {
+            Ok(secs) => format!(
+                "{} {secs:.3} s = {:.1} MB/s",
+                w.name(),
+                mbps(w.size(), *secs)
+            ),
+            Err(e) => format!("{} FAILED: {}", w.name(), e.replace('|', "/")),
+        })
+        .collect();
+    if let Some(s) = run.startup {
+        parts.push(format!("start-up {s:.1} s"));
+    }
+    if !run.powered_off {
+        parts.push("no power-off".into());
+    }
+    parts.join(", ")
+}
+
+/// The QEMU command for one run: OVMF, the firmware on an ESP (or PXE-booted), the NIC
+/// driven by OVMF's VirtioNetDxe (`romfile=`) on the lab's tap.
+fn qemu_command(c: &Contender, dir: &Path, qmp: &Path) -> Result<Command> {
+    let vars = dir.join("OVMF_VARS.fd");
+    fs::copy(qemu::OVMF_VARS, &vars)?;
+    let mut q = qemu::base_command(qmp);
+    q.args(["-machine", "q35", "-m", "1024"]);
+    q.arg("-drive").arg(format!(
+        "if=pflash,format=raw,readonly=on,file={}",
+        qemu::OVMF_CODE
+    ));
+    q.arg("-drive")
+        .arg(format!("if=pflash,format=raw,file={}", vars.display()));
+    let nic = match c.boot {
+        Boot::Esp => {
+            let esp = dir.join("esp");
+            fs::create_dir_all(esp.join("EFI/BOOT"))?;
+            fs::copy(&c.image, esp.join("EFI/BOOT/BOOTX64.EFI"))
+                .map_err(|e| format!("{}: {e}", c.image.display()))?;
+            q.arg("-drive").arg(format!(
+                "file=fat:rw:{},format=raw,if=none,id=esp",
+                esp.display()
+            ));
+            q.args(["-device", "virtio-blk-pci,drive=esp,bootindex=0"]);
+            "virtio-net-pci,netdev=n0,romfile="
+        }
+        Boot::Pxe => "virtio-net-pci,netdev=n0,romfile=,bootindex=0",
+    };
+    q.args([
+        "-netdev",
+        &format!("tap,id=n0,ifname={},script=no,downscript=no", lab::TAP),
+        "-device",
+        nic,
+    ]);
+    Ok(q)
+}
+
+/// Boots `image` once in the lab and times the markers. Never fails as a whole: what
+/// went wrong is recorded per workload.
+fn run_once(lab: &Lab, c: &Contender, dir: &Path, workloads: &[Workload]) -> Run {
+    let failed = |e: String| Run {
+        startup: None,
+        transfers: workloads.iter().map(|_| Err(e.clone())).collect(),
+        driver: None,
+        powered_off: false,
+    };
+    let _ = fs::remove_dir_all(dir);
+    if let Err(e) = fs::create_dir_all(dir) {
+        return failed(e.to_string());
+    }
+    let qmp = std::env::temp_dir().join(format!("netboot-bench-{}.sock", std::process::id()));
+    let command = match qemu_command(c, dir, &qmp) {
+        Ok(c) => lab.wrap(&c),
+        Err(e) => return failed(e.to_string()),
+    };
+    let log = dir.join("console.log");
+    let t0 = Instant::now();
+    let mut vm = match Vm::spawn(command, Some(&qmp), &log) {
+        Ok(vm) => vm,
+        Err(e) => return failed(e.to_string()),
+    };
+    let mut run = time_markers(&mut vm, t0, workloads);
+    vm.kill();
+    // Failures carry the console's last lines to the progress output.
+    if run.transfers.iter().any(|t| t.is_err()) {
+        eprintln!(
+            "     console ({}):\n{}",
+            log.display(),
+            qemu::tail(&vm.text(), 8)
+        );
+    }
+    let text = vm.text();
+    let using = format!("{MAC} using ");
+    run.driver = text
+        .lines()
+        .rev()
+        .find_map(|l| l.split_once(&using).map(|(_, d)| d))
+        .map(|d| d.trim().to_string());
+    run
+}
+
+/// Follows the console: the instants each START and END marker first appears on a line
+/// of its own, in script order, then the power-off.
+fn time_markers(vm: &mut Vm, t0: Instant, workloads: &[Workload]) -> Run {
+    let markers: Vec<String> = workloads
+        .iter()
+        .flat_map(|w| [w.start(), w.end()])
+        .collect();
+    let deadline = t0 + RUN_TIMEOUT;
+    // When each marker was seen, and where its line ends in the console text.
+    let mut seen: Vec<Instant> = Vec::new();
+    let mut pos = 0;
+    let error = loop {
+        let ended = vm.wait(deadline.min(Instant::now() + POLL));
+        let now = Instant::now();
+        let text = vm.text();
+        if let Some(bad) = ["panicked", "PANIC"].iter().find(|m| text.contains(*m)) {
+            break Some(format!("console shows {bad:?}"));
+        }
+        // Reaching the UEFI shell before the last marker means the firmware gave up.
+        if seen.len() < markers.len() && text.contains("Shell> ") {
+            break Some("the firmware gave up (OVMF fell back to the UEFI shell)".into());
+        }
+        while let Some(m) = markers.get(seen.len()) {
+            match find_line(&text, pos, m) {
+                Some(end) => {
+                    pos = end;
+                    seen.push(now);
+                }
+                None => break,
+            }
+        }
+        let missing = markers.get(seen.len());
+        match (ended, missing) {
+            (Ended::Exited { reason, .. }, None) => {
+                let off = reason.as_deref() == Some("guest-shutdown");
+                break (!off).then(|| "did not power off".to_string());
+            }
+            (Ended::Exited { status, reason, .. }, Some(m)) => {
+                break Some(format!(
+                    "QEMU exited ({status}, shutdown reason {reason:?}) before {m}"
+                ));
+            }
+            (Ended::Running, Some(m)) if now >= deadline => {
+                break Some(format!(
+                    "timed out after {} s waiting for {m}",
+                    RUN_TIMEOUT.as_secs()
+                ));
+            }
+            (Ended::Running, None) if seen.last().is_some_and(|&l| now >= l + POWEROFF_GRACE) => {
+                break Some("did not power off".into());
+            }
+            _ => {}
+        }
+    };
+    let transfers = workloads
+        .iter()
+        .enumerate()
+        .map(|(i, _)| match (seen.get(2 * i), seen.get(2 * i + 1)) {
+            (Some(s), Some(e)) => Ok((*e - *s).as_secs_f64()),
+            _ => Err(error.clone().unwrap_or_default()),
+        })
+        .collect();
+    Run {
+        startup: seen.first().map(|s| (*s - t0).as_secs_f64()),
+        transfers,
+        driver: None,
+        powered_off: error.is_none(),
+    }
+}
+
+/// The offset just past the first line at or after `from` that consists of `marker`
+/// (blanks aside), so echoed command lines such as `echo BENCH-HTTP-START` never count.
+fn find_line(text: &str, from: usize, marker: &str) -> Option<usize> {
+    let mut pos = from;
+    for line in text.get(from..)?.split_inclusive('\n') {
+        pos += line.len();
+        if line.trim() == marker {
+            return Some(pos);
+        }
+    }
+    None
+}
+
+/// Decimal megabytes per second.
+fn mbps(bytes: u64, secs: f64) -> f64 {
+    bytes as f64 / 1e6 / secs
+}
+
+fn median(values: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
+}
+
+/// Sizes in bytes: (ours, theirs) pairs by role.
+fn sizes(fw: &Firmware) -> Vec<(String, Option<u64>, String, Option<u64>)> {
+    let len = |p: PathBuf| fs::metadata(p).ok().map(|m| m.len());
+    let ipxe = |n: &str| len(Path::new(IPXE_DIR).join(n));
+    vec![
+        (
+            "netboot.efi".into(),
+            len(fw.file("netboot.efi")),
+            "snponly.efi".into(),
+            ipxe("snponly.efi"),
+        ),
+        (
+            "netboot.efi".into(),
+            len(fw.file("netboot.efi")),
+            "ipxe.efi".into(),
+            ipxe("ipxe.efi"),
+        ),
+        (
+            "netboot.kpxe".into(),
+            len(fw.file("netboot.kpxe")),
+            "undionly.kpxe".into(),
+            ipxe("undionly.kpxe"),
+        ),
+        (
+            "netboot.lkrn".into(),
+            len(fw.file("netboot.lkrn")),
+            "ipxe.lkrn".into(),
+            ipxe("ipxe.lkrn"),
+        ),
+    ]
+}
+
+/// Facts about the machine and the run, for the report.
+struct Environment {
+    date: String,
+    cores: usize,
+    cpu: String,
+    memory: String,
+    qemu: String,
+    ipxe: String,
+    commit: String,
+    load_before: String,
+    load_after: String,
+    minutes: f64,
+}
+
+impl Environment {
+    fn read() -> Environment {
+        let first_line = |c: &mut Command| {
+            util::output(c)
+                .ok()
+                .and_then(|s| s.lines().next().map(str::to_string))
+                .unwrap_or_else(|| "unknown".into())
+        };
+        let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let meminfo = fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let field = |text: &str, key: &str| {
+            text.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+                .unwrap_or_else(|| "unknown".into())
+        };
+        let dirty = util::output(cmd("git", &["status", "--porcelain"]).current_dir(util::root()))
+            .map(|s| !s.trim().is_empty())
+            .unwrap_or(false);
+        let commit =
+            first_line(cmd("git", &["rev-parse", "--short", "HEAD"]).current_dir(util::root()));
+        Environment {
+            date: first_line(&mut cmd("date", &["-u", "+%Y-%m-%d %H:%M UTC"])),
+            cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            cpu: field(&cpuinfo, "model name"),
+            memory: field(&meminfo, "MemTotal"),
+            qemu: first_line(&mut cmd("qemu-system-x86_64", &["--version"])),
+            ipxe: first_line(&mut cmd("dpkg-query", &["-W", "-f=${Version}", "ipxe"])),
+            commit: if dirty {
+                format!("{commit} plus uncommitted changes in the shared working tree")
+            } else {
+                commit
+            },
+            load_before: loadavg(),
+            load_after: String::new(),
+            minutes: 0.0,
+        }
+    }
+
+    fn finish(&mut self, began: Instant) {
+        self.load_after = loadavg();
+        self.minutes = began.elapsed().as_secs_f64() / 60.0;
+    }
+}
+
+fn loadavg() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The transfer rates (MB/s) of one contender's successful runs of workload `i`.
+fn rates(runs: &[Run], i: usize, w: Workload) -> Vec<f64> {
+    runs.iter()
+        .filter_map(|r| r.transfers.get(i)?.as_ref().ok())
+        .map(|secs| mbps(w.size(), *secs))
+        .collect()
+}
+
+fn fmt_opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "—".into(), |v| format!("{v:.digits$}"))
+}
+
+/// The Markdown section.
+fn render(
+    env: &Environment,
+    opts: &Options,
+    contenders: &[Contender],
+    results: &[Vec<Run>],
+    sizes: &[(String, Option<u64>, String, Option<u64>)],
+) -> String {
+    let median_rate = |name: &str, i: usize, w: Workload| {
+        let at = contenders.iter().position(|c| c.name == name)?;
+        median(&rates(&results[at], i, w))
+    };
+    let mut s = String::new();
+    let _ = writeln!(s, "{SECTION}\n");
+    let _ = writeln!(
+        s,
+        "Written by `cargo xtask bench` (`xtask/src/bench.rs`); rerunning it replaces this \
+         section. Measured {} on {} cores (`nproc`), CPU \"{}\", {} RAM, {}, Debian `ipxe` \
+         {}, netboot built from {}. Load average (1/5/15 min) {} before and {} after the \
+         {:.1}-minute run: other engineers' builds shared the two cores, so expect \
+         run-to-run noise of tens of percent.\n",
+        env.date,
+        env.cores,
+        env.cpu,
+        env.memory,
+        env.qemu,
+        env.ipxe,
+        env.commit,
+        env.load_before,
+        env.load_after,
+        env.minutes
+    );
+    let _ = writeln!(
+        s,
+        "**Setup.** QEMU TCG, `-M q35 -m 1024`, OVMF (`OVMF_CODE_4M.fd`), \
+         `-device virtio-net-pci,romfile=` (so OVMF's VirtioNetDxe drives the NIC and provides \
+         SNP) on a tap in a private network namespace with dnsmasq (DHCP), nginx on \
+         192.0.2.1:80 (sendfile, keep-alive) and atftpd on 192.0.2.1:69. netboot.efi is the \
+         release build with the script embedded (`NETBOOT_EMBED`), started as \
+         `\\EFI\\BOOT\\BOOTX64.EFI` from a virtio-blk ESP. The iPXE builds are Debian's: \
+         `ipxe.efi` starts from the same ESP and binds its own virtio-net driver to the NIC \
+         (it does not use SNP; see the `ifstat` lines below), so `snponly.efi`, which can only \
+         drive the SNP of the NIC it was loaded from, is PXE-booted by OVMF (from atftpd) to \
+         give the SNP-to-SNP comparison. Both get `http://192.0.2.1/{SCRIPT}` as DHCP boot \
+         file (user class `iPXE`) and chain it. Every boot runs the same script:\n"
+    );
+    let _ = writeln!(s, "```text\n{}```\n", script(&opts.workloads));
+    let _ = writeln!(
+        s,
+        "Rounds alternate the firmwares ({}), {} rounds; each boot has a {} s timeout and \
+         is killed {} s after its last marker if it has not powered off (Debian's 2019 iPXE \
+         has no `poweroff` command: it prints \"command not found\" and falls back to the \
+         UEFI shell, after the timed part). The NIC driver each firmware used, from its \
+         `ifstat` line:\n",
+        contenders
+            .iter()
+            .map(|c| c.name)
+            .collect::<Vec<_>>()
+            .join(" → "),
+        opts.runs,
+        RUN_TIMEOUT.as_secs(),
+        POWEROFF_GRACE.as_secs()
+    );
+    for (c, runs) in contenders.iter().zip(results) {
+        let mut drivers: Vec<String> = runs.iter().filter_map(|r| r.driver.clone()).collect();
+        drivers.dedup();
+        let shown = if drivers.is_empty() {
+            "(no `ifstat` line seen)".to_string()
+        } else {
+            drivers
+                .iter()
+                .map(|d| format!("`using {d}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(s, "- {}: {shown}", c.name);
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "**What is timed.** The host stamps the first sight of each marker line on the serial \
+         console (QEMU `-serial stdio`, read by a thread; the poll wakes on new output and at \
+         the latest every {} ms, so the resolution is a few milliseconds, small against \
+         transfers of seconds). Transfer = START → END marker: the request, the download \
+         into guest memory and the firmware's progress output. MB/s = 10^6 bytes per second. \
+         Start-up = QEMU start → first START marker: OVMF, loading the image, DHCP; the iPXE \
+         builds additionally run their autoboot configuration (DHCP and IPv6 \
+         autoconfiguration, which waits for router advertisements that this LAN never sends) \
+         and fetch the script, so start-up is not a like-for-like comparison.\n",
+        POLL.as_millis()
+    );
+
+    let _ = writeln!(s, "### Throughput (medians of the successful runs)\n");
+    let _ = writeln!(
+        s,
+        "| workload | firmware | ok runs | median MB/s | min–max MB/s | netboot ÷ this |"
+    );
+    let _ = writeln!(s, "| --- | --- | --- | --- | --- | --- |");
+    for (i, w) in opts.workloads.iter().enumerate() {
+        let ours = median_rate("netboot.efi", i, *w);
+        for (c, runs) in contenders.iter().zip(results) {
+            let r = rates(runs, i, *w);
+            let m = median(&r);
+            let lo = r.iter().copied().reduce(f64::min);
+            let hi = r.iter().copied().reduce(f64::max);
+            let ratio = match (ours, m) {
+                (Some(a), Some(b)) if c.name != "netboot.efi" => format!("{:.2}×", a / b),
+                _ => "—".into(),
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {}/{} | {} | {}–{} | {ratio} |",
+                w.title(),
+                c.name,
+                r.len(),
+                runs.len(),
+                fmt_opt(m, 1),
+                fmt_opt(lo, 1),
+                fmt_opt(hi, 1)
+            );
+        }
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(s, "Start-up (QEMU start → first START marker), median:\n");
+    for (c, runs) in contenders.iter().zip(results) {
+        let st: Vec<f64> = runs.iter().filter_map(|r| r.startup).collect();
+        let _ = writeln!(s, "- {}: {} s", c.name, fmt_opt(median(&st), 1));
+    }
+    let _ = writeln!(s);
+
+    let _ = writeln!(s, "### All samples, in run order\n");
+    for round in 0..opts.runs {
+        for (c, runs) in contenders.iter().zip(results) {
+            if let Some(run) = runs.get(round) {
+                let _ = writeln!(
+                    s,
+                    "- round {}, {}: {}",
+                    round + 1,
+                    c.name,
+                    describe_run(run, &opts.workloads)
+                );
+            }
+        }
+    }
+    let _ = writeln!(s);
+
+    let _ = writeln!(s, "### Firmware sizes\n");
+    let _ = writeln!(
+        s,
+        "| netboot (release) | bytes | iPXE (Debian) | bytes | ratio |"
+    );
+    let _ = writeln!(s, "| --- | --- | --- | --- | --- |");
+    for (ours, a, theirs, b) in sizes {
+        let ratio = match (a, b) {
+            (Some(a), Some(b)) => format!("{:.2}", *a as f64 / *b as f64),
+            _ => "—".into(),
+        };
+        let bytes = |v: &Option<u64>| v.map_or_else(|| "missing".into(), group);
+        let _ = writeln!(
+            s,
+            "| `{ours}` | {} | `{theirs}` | {} | {ratio} |",
+            bytes(a),
+            bytes(b)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n`netboot.efi` here is the plain release build (no embedded script), as \
+         `cargo xtask build` makes it; netboot has no TLS."
+    );
+    let size_of = |name: &str| sizes.iter().find(|(n, ..)| n == name).and_then(|e| e.1);
+    if let (Some(lkrn), Some(kpxe)) = (size_of("netboot.lkrn"), size_of("netboot.kpxe"))
+        && lkrn < kpxe / 4
+    {
+        let _ = writeln!(
+            s,
+            "\n`netboot.lkrn` is far smaller than `netboot.kpxe`: in this build it is the \
+             Linux-boot-protocol stub of `examples/bios-firmware/src/lkrn.rs` (banner, \
+             command line, power-off) without the network stack, so its size is not \
+             comparable with `ipxe.lkrn`."
+        );
+    }
+    let _ = writeln!(s);
+
+    let _ = writeln!(s, "### Against the issue's targets\n");
+    let ratio = |w: Workload, theirs: &str| -> Option<f64> {
+        let i = opts.workloads.iter().position(|x| *x == w)?;
+        Some(median_rate("netboot.efi", i, w)? / median_rate(theirs, i, w)?)
+    };
+    let verdict = |w: Workload, target: f64| {
+        let mut v = match ratio(w, "ipxe.efi") {
+            Some(r) if r >= target => format!("{r:.2}× — **met**"),
+            Some(r) => format!("{r:.2}× — **not met**"),
+            None => "no ratio (failed or not run) — **unknown**".into(),
+        };
+        if let Some(r) = ratio(w, "snponly.efi") {
+            let _ = write!(v, " (against snponly.efi over the same SNP: {r:.2}×)");
+        }
+        v
+    };
+    let _ = writeln!(s, "| target | measured (medians, netboot.efi ÷ ipxe.efi) |");
+    let _ = writeln!(s, "| --- | --- |");
+    let _ = writeln!(
+        s,
+        "| HTTP 256 MiB at least 2× iPXE's throughput | {} |",
+        verdict(Workload::Http, 2.0)
+    );
+    let _ = writeln!(
+        s,
+        "| TFTP 64 MiB from atftpd with windowsize at least 3× iPXE's | {} |",
+        verdict(Workload::Tftp, 3.0)
+    );
+    let efi = sizes.first().and_then(|(_, a, _, _)| *a);
+    let _ = writeln!(
+        s,
+        "| release netboot.efi at or below snponly.efi ({} B) | {} |",
+        group(SNPONLY_SIZE),
+        match efi {
+            Some(n) if n <= SNPONLY_SIZE => format!("{} B — **met**", group(n)),
+            Some(n) => format!(
+                "{} B = {:.2}× snponly.efi — **not met**",
+                group(n),
+                n as f64 / SNPONLY_SIZE as f64
+            ),
+            None => "not built — **unknown**".into(),
+        }
+    );
+    let _ = writeln!(
+        s,
+        "| HTTP at least 0.7× the Linux guest's own `wget` | **not measured** (below) |\n"
+    );
+    let _ = writeln!(
+        s,
+        "**Not measured here.** The Linux guest's own `wget` baseline: the provisioned test \
+         initrd is busybox-static with an `/init` that prints a marker and powers off; it \
+         has no network stack set up (no virtio-net module loaded, no DHCP client run), so \
+         there is nothing to time yet. For orientation only, `/work/shared/docs/testbed.md` \
+         reports 1.36 s (about 197 MB/s) for a guest `wget` of 256 MiB on this kind of LAN, \
+         measured by others and not reproduced here. Also not measured: a full kernel + \
+         initrd boot, BIOS (`.kpxe`/`.lkrn`) throughput, lossy links, and the integrity of \
+         the downloaded bytes (a failed `imgfetch` ends the script before its END marker, \
+         so a figure always belongs to a complete transfer)."
+    );
+    s
+}
+
+/// `1234567` → `1,234,567`.
+fn group(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Replaces this command's section of `path` (or appends it), keeping the rest.
+fn write_section(path: &Path, section: &str) -> Result<()> {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let updated = replace_section(&text, section);
+    let tmp = path.with_extension("md.bench-tmp");
+    fs::write(&tmp, updated)?;
+    fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+fn replace_section(text: &str, section: &str) -> String {
+    let headings: Vec<&str> = std::iter::once(SECTION)
+        .chain(OLD_SECTIONS.iter().copied())
+        .collect();
+    let mut out = String::new();
+    let mut replaced = false;
+    let mut skipping = false;
+    for line in text.split_inclusive('\n') {
+        let heading = line.trim_end();
+        if skipping {
+            if heading.starts_with("## ") {
+                skipping = false;
+            } else {
+                continue;
+            }
+        }
+        if headings.contains(&heading) {
+            skipping = true;
+            if !replaced {
+                out.push_str(section.trim_end());
+                out.push_str("\n\n");
+                replaced = true;
+            }
+            continue;
+        }
+        out.push_str(line);
+    }
+    if !replaced {
+        if !out.is_empty() && !out.ends_with("\n\n") {
+            out.push_str(if out.ends_with('\n') { "\n" } else { "\n\n" });
+        }
+        out.push_str(section.trim_end());
+        out.push('\n');
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_count_only_on_lines_of_their_own() {
+        let (start, end) = (Workload::Http.start(), Workload::Http.end());
+        let text = format!("echo {start}\n{start}\nx ok\n{end} \nmore");
+        let at = find_line(&text, 0, &start).expect("start");
+        assert_eq!(&text[at..at + 4], "x ok");
+        assert!(find_line(&text, at, &end).is_some());
+        assert!(find_line(&format!("{end}\n{start}\n"), 10, &end).is_none());
+    }
+
+    #[test]
+    fn the_script_brackets_each_download_with_its_markers() {
+        let s = script(&[Workload::Http, Workload::Tftp]);
+        assert!(s.starts_with("#!ipxe\ndhcp\n"));
+        assert!(s.contains(
+            "echo BENCH-HTTP-START\nimgfetch http://192.0.2.1/big.bin\necho BENCH-HTTP-END\n"
+        ));
+        assert!(s.contains("imgfetch tftp://192.0.2.1/big64.bin\necho BENCH-TFTP-END\n"));
+        assert!(s.ends_with("poweroff\n"));
+    }
+
+    #[test]
+    fn medians_of_odd_and_even_counts() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(group(173_792), "173,792");
+        assert_eq!(group(999), "999");
+        assert_eq!(group(1_000_000), "1,000,000");
+    }
+
+    #[test]
+    fn the_section_is_replaced_and_the_rest_kept() {
+        let old = "# B\n\nintro\n\n## Not written yet: the QEMU side-by-side with iPXE\n\nplan\n\n## Later\n\nkeep\n";
+        let new = replace_section(old, &format!("{SECTION}\n\nfigures\n"));
+        assert_eq!(
+            new,
+            format!("# B\n\nintro\n\n{SECTION}\n\nfigures\n\n## Later\n\nkeep\n")
+        );
+        // Idempotent, and appended when absent.
+        assert_eq!(
+            replace_section(&new, &format!("{SECTION}\n\nfigures\n")),
+            new
+        );
+        assert_eq!(
+            replace_section("# B\n", &format!("{SECTION}\n\nx\n")),
+            format!("# B\n\n{SECTION}\n\nx\n")
+        );
+    }
+}
