@@ -126,13 +126,7 @@ impl<D: Device> NetDevice<D> {
         let mut client = SntpClient::new(ip, SntpConfig::new(port, seed), now);
         let mut link = UdpLink::socket(self, port);
         let result = self.drive(w, &mut link, |dev, now, link, _| {
-            while link
-                .recv_with(dev, |from, payload| client.handle(now, from, payload))
-                .is_some()
-            {}
-            while let Some(d) = client.poll_transmit(now) {
-                link.send(dev, &d);
-            }
+            link.pump(dev, now, &mut client);
             match client.state() {
                 SntpState::Running => Step::Wait(client.poll_deadline()),
                 SntpState::Done(time) => Step::Done(Ok(*time)),

@@ -229,14 +229,7 @@ impl<D: Device> NetDevice<D> {
                 configured_for = Some(acked.address);
                 dev.configure(IpConfig::from_lease(acked));
             }
-            // Receive before transmitting, so replies go out in the same iteration.
-            while link
-                .recv_with(dev, |from, payload| client.handle(now, from, payload))
-                .is_some()
-            {}
-            while let Some(d) = client.poll_transmit(now) {
-                link.send(dev, &d);
-            }
+            link.pump(dev, now, &mut client);
             match client.state() {
                 DhcpState::Running => Step::Wait(client.poll_deadline()),
                 DhcpState::Bound(lease) => Step::Done(Ok(lease.clone())),
@@ -273,13 +266,7 @@ impl<D: Device> NetDevice<D> {
         let mut resolver = DnsResolver::new(host, &servers, config, w.now_ms());
         let mut link = UdpLink::socket(self, port);
         let result = self.drive(w, &mut link, |dev, now, link, _| {
-            while link
-                .recv_with(dev, |from, payload| resolver.handle(now, from, payload))
-                .is_some()
-            {}
-            while let Some(d) = resolver.poll_transmit(now) {
-                link.send(dev, &d);
-            }
+            link.pump(dev, now, &mut resolver);
             match resolver.state() {
                 DnsState::Running => Step::Wait(resolver.poll_deadline()),
                 DnsState::Resolved(ip) => Step::Done(Ok(*ip)),
@@ -351,6 +338,28 @@ fn instant(ms: Millis) -> Instant {
     Instant::from_millis(ms as i64)
 }
 
+/// A sans-IO engine that speaks UDP, as [`UdpLink::pump`] drives it.
+pub(crate) trait UdpEngine {
+    /// Takes a received datagram.
+    fn handle(&mut self, now: Millis, from: SocketAddrV4, payload: &[u8]);
+    /// The next datagram to send.
+    fn poll_transmit(&mut self, now: Millis) -> Option<Datagram>;
+}
+
+macro_rules! udp_engine {
+    ($($ty:ty),*) => {$(
+        impl UdpEngine for $ty {
+            fn handle(&mut self, now: Millis, from: SocketAddrV4, payload: &[u8]) {
+                <$ty>::handle(self, now, from, payload)
+            }
+            fn poll_transmit(&mut self, now: Millis) -> Option<Datagram> {
+                <$ty>::poll_transmit(self, now)
+            }
+        }
+    )*};
+}
+udp_engine!(DhcpClient, DnsResolver, crate::proto::ntp::SntpClient);
+
 /// A UDP endpoint for an engine: an ordinary smoltcp socket, or a raw IPv4 socket that
 /// can send from 0.0.0.0 (DHCP before the interface has an address).
 struct UdpLink {
@@ -390,6 +399,23 @@ impl UdpLink {
 
     fn close<D: Device>(self, dev: &mut NetDevice<D>) {
         dev.sockets.remove(self.handle);
+    }
+
+    /// Hands every waiting datagram to `engine`, then sends what it queued: receiving
+    /// first lets replies (ACKs, REQUESTs) leave in the same poll-loop iteration.
+    fn pump<D: Device>(
+        &mut self,
+        dev: &mut NetDevice<D>,
+        now: Millis,
+        engine: &mut impl UdpEngine,
+    ) {
+        while self
+            .recv_with(dev, |from, payload| engine.handle(now, from, payload))
+            .is_some()
+        {}
+        while let Some(d) = engine.poll_transmit(now) {
+            self.send(dev, &d);
+        }
     }
 
     /// Queues a datagram; a full queue drops it (the engine retransmits).
