@@ -42,9 +42,16 @@ pub struct Firmware {
 }
 
 impl Firmware {
-    /// Path of an artefact by file name (`netboot.efi`, `netboot.kpxe`, …).
+    /// Path of an artefact by file name (`netboot.efi`, `netboot.kpxe`, …). A variant
+    /// with an embedded script holds only the firmwares; anything else (`netboot-sim`)
+    /// comes from the default build.
     pub fn file(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
+        let own = self.dir.join(name);
+        if own.exists() {
+            own
+        } else {
+            util::out_dir().join(name)
+        }
     }
 }
 
