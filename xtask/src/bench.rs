@@ -173,11 +173,7 @@ fn parse(args: &[String]) -> Result<Options> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--runs" => {
-                let n = it.next().ok_or("--runs needs a number")?;
-                o.runs = n
-                    .parse()
-                    .map_err(|_| format!("--runs {n:?}: not a number"))?;
-                o.runs = o.runs.max(1);
+                o.runs = util::count_arg(&mut it, "--runs")?;
             }
             "--no-snponly" => o.snponly = false,
             "--no-write" => o.write = false,

@@ -72,18 +72,10 @@ fn parse_options(args: &[String]) -> Result<Options> {
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--seconds" | "-s" => {
-                let n = it.next().ok_or("--seconds needs a number")?;
-                opts.seconds = n
-                    .parse()
-                    .map_err(|_| format!("--seconds {n:?}: not a number"))?;
-                opts.seconds = opts.seconds.max(1);
+                opts.seconds = util::count_arg(&mut it, "--seconds")?;
             }
             "--jobs" | "-j" => {
-                let n = it.next().ok_or("--jobs needs a number")?;
-                opts.jobs = n
-                    .parse()
-                    .map_err(|_| format!("--jobs {n:?}: not a number"))?;
-                opts.jobs = opts.jobs.max(1);
+                opts.jobs = util::count_arg(&mut it, "--jobs")?;
             }
             "--asan" => opts.asan = true,
             // Exactly what `cargo xtask test` runs (fixed seed and input budget).

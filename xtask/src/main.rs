@@ -97,11 +97,7 @@ fn parse_run_options(args: &[String]) -> Result<RunOptions> {
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--jobs" | "-j" => {
-                let n = it.next().ok_or("--jobs needs a number")?;
-                opts.jobs = n
-                    .parse()
-                    .map_err(|_| format!("--jobs {n:?}: not a number"))?;
-                opts.jobs = opts.jobs.max(1);
+                opts.jobs = util::count_arg(&mut it, "--jobs")?;
             }
             "--skip-lint" => opts.skip_lint = true,
             "--no-build" => opts.no_build = true,

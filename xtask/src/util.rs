@@ -67,6 +67,19 @@ pub fn output(c: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// The number after a command-line flag such as `--jobs N`: at least 1, with a clear
+/// error when it is missing or not a number.
+pub fn count_arg<'a, T: std::str::FromStr + Ord + From<u8>>(
+    it: &mut impl Iterator<Item = &'a String>,
+    flag: &str,
+) -> Result<T> {
+    let n = it.next().ok_or_else(|| format!("{flag} needs a number"))?;
+    let value: T = n
+        .parse()
+        .map_err(|_| format!("{flag} {n:?}: not a number"))?;
+    Ok(value.max(T::from(1)))
+}
+
 /// Human-readable byte count with the exact number.
 pub fn size_text(bytes: u64) -> String {
     format!("{bytes} B ({:.1} KiB)", bytes as f64 / 1024.0)
@@ -83,6 +96,24 @@ pub fn terminate(pid: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_are_positive_numbers() {
+        let args: Vec<String> = ["0", "7", "x"].iter().map(|s| s.to_string()).collect();
+        let mut it = args.iter();
+        assert_eq!(
+            count_arg::<usize>(&mut it, "--jobs").expect("0 is raised to 1"),
+            1
+        );
+        assert_eq!(count_arg::<u64>(&mut it, "--jobs").expect("a number"), 7);
+        let err = count_arg::<u64>(&mut it, "--jobs").expect_err("not a number");
+        assert!(
+            err.to_string().contains("--jobs \"x\": not a number"),
+            "{err}"
+        );
+        let err = count_arg::<u64>(&mut it, "--runs").expect_err("missing");
+        assert!(err.to_string().contains("--runs needs a number"), "{err}");
+    }
 
     #[test]
     fn describe_joins_program_and_arguments() {
