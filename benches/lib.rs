@@ -5,8 +5,8 @@
 //! The benchmarks themselves live in this package's `benches/` directory (`wire.rs`:
 //! parse throughput of the wire formats; `transfer.rs`: 64 MiB over TFTP and HTTP through
 //! the test bed). Run them with `cargo bench -p netboot-benches`; see `BENCHMARKS.md` at
-//! the repository root for figures. The QEMU side-by-side with iPXE (`cargo xtask bench`)
-//! is not written yet.
+//! the repository root for figures, including the QEMU side-by-side with Debian's iPXE
+//! (`cargo xtask bench`).
 //!
 //! No kernel is involved: frames go through two in-memory queues. The server runs inside
 //! the client's [`Waiter`] (whenever the client asks for the time, and whenever it idles),
