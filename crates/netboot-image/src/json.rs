@@ -207,6 +207,31 @@ fn details(out: &mut impl Write, d: &Details) -> fmt::Result {
             o.num("image_count", h.image_count)?;
             o.num("boot_index", h.boot_index)?;
             o.boolean("integrity", h.integrity.stored_size != 0)?;
+            o.key("images")?;
+            o.out.write_char('[')?;
+            for (n, i) in h.images.iter().enumerate() {
+                if n > 0 {
+                    o.out.write_char(',')?;
+                }
+                let mut io = Obj::open(o.out)?;
+                io.num("index", i.index)?;
+                io.opt_str("name", i.name.as_deref())?;
+                io.opt_str("description", i.description.as_deref())?;
+                io.close()?;
+            }
+            o.out.write_char(']')?;
+            if let Some(f) = &h.boot_files {
+                o.key("boot_files")?;
+                o.out.write_char('[')?;
+                for (n, f) in f.iter().enumerate() {
+                    if n > 0 {
+                        o.out.write_char(',')?;
+                    }
+                    string(o.out, f)?;
+                }
+                o.out.write_char(']')?;
+                o.boolean("winload", f.iter().any(|p| p.ends_with("winload.efi")))?;
+            }
             o.close()
         }
         Details::Iso(i) => {
@@ -244,6 +269,19 @@ fn details(out: &mut impl Write, d: &Details) -> fmt::Result {
                     o.out.write_char(',')?;
                 }
                 string(o.out, l)?;
+            }
+            o.out.write_char(']')?;
+            o.key("esp_loaders")?;
+            o.out.write_char('[')?;
+            for (n, l) in i.esp_loaders.iter().enumerate() {
+                if n > 0 {
+                    o.out.write_char(',')?;
+                }
+                let mut lo = Obj::open(o.out)?;
+                lo.str("name", &l.name)?;
+                lo.opt_str("arch", l.arch.map(crate::Arch::name))?;
+                lo.num("size", l.size)?;
+                lo.close()?;
             }
             o.out.write_char(']')?;
             o.boolean("mbr", i.mbr.is_some())?;

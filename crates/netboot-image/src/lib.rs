@@ -8,7 +8,10 @@
 //!   ("PE image for aarch64: cannot run on x86_64 UEFI", "bzImage without an EFI stub").
 //! * Typed, zero-copy views: [`BzImage`], [`pe::Pe`], [`elf::Elf`], [`iso::Iso`] with
 //!   [`iso::BootCatalog`], [`disk::Mbr`]/[`disk::Gpt`], [`wim::WimHeader`],
-//!   [`cpio::CpioReader`].
+//!   [`cpio::CpioReader`], [`fat::Fat`] (FAT12/16/32, read-only).
+//! * WIM contents: [`wim::Wim`] reads the blob table, the XML (image names, boot index),
+//!   image metadata and files by path, decompressing [`xpress`] and [`lzx`] resources and
+//!   checking each file's SHA-1.
 //! * Builders and decoders: [`cpio::initrd_prefix`] / [`cpio::CpioWriter`],
 //!   [`inflate::gunzip`] / [`inflate::zlib_decompress`] (CRC32 and Adler-32 checked).
 //!
@@ -24,20 +27,25 @@ pub mod cpio;
 pub mod disk;
 pub mod elf;
 mod error;
+pub mod fat;
+mod huffman;
 pub mod inflate;
 pub mod iso;
 mod json;
+pub mod lzx;
 pub mod microcode;
 pub mod pe;
 mod probe;
 mod rd;
+mod sha1;
 pub mod wim;
+pub mod xpress;
 
 pub use bzimage::BzImage;
 pub use error::{Error, Result};
 pub use probe::{
-    BzImageDetails, CompressedDetails, CpioDetails, Details, DiskDetails, ElfDetails, Hints,
-    IsoDetails, PeDetails, Probe, UkiDetails, probe, probe_with,
+    BzImageDetails, CompressedDetails, CpioDetails, Details, DiskDetails, ElfDetails, EspLoader,
+    Hints, IsoDetails, PeDetails, Probe, UkiDetails, WIM_BOOT_FILES, WimDetails, probe, probe_with,
 };
 
 use core::fmt;

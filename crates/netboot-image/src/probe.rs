@@ -16,7 +16,7 @@ use crate::elf::{Elf, Multiboot, find_multiboot};
 use crate::iso::{BootEntry, Iso, PLATFORM_EFI, PLATFORM_X86};
 use crate::microcode::{self, Microcode};
 use crate::pe::{self, Pe, Section};
-use crate::wim::WimHeader;
+use crate::wim::{ImageInfo, Wim, WimHeader};
 use crate::{Arch, Error, Format, Platform, Platforms, Problem, inflate};
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -188,7 +188,55 @@ pub struct IsoDetails {
     pub gpt: Option<(u32, bool)>,
     /// EFI loaders found under `/EFI/BOOT`.
     pub efi_loaders: Vec<String>,
+    /// EFI loaders found under `\EFI\BOOT` inside the El Torito EFI boot images' FAT
+    /// file systems (what UEFI firmware actually starts from a CD).
+    pub esp_loaders: Vec<EspLoader>,
 }
+
+/// A removable-media loader found in an El Torito EFI boot image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EspLoader {
+    /// The file name (`BOOTX64.EFI`, …).
+    pub name: String,
+    /// The architecture: the PE machine when the file has a PE header, else from the name.
+    pub arch: Option<Arch>,
+    /// File size in bytes.
+    pub size: u32,
+}
+
+/// WIM facts beyond the header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WimDetails {
+    /// The header.
+    pub header: WimHeader,
+    /// The XML's images (index, name, description), when the XML could be read.
+    pub images: Vec<ImageInfo>,
+    /// Boot files found in the boot image (or image 1 when there is no boot index), from
+    /// [`WIM_BOOT_FILES`]; `None` when the metadata could not be read cheaply.
+    pub boot_files: Option<Vec<&'static str>>,
+}
+
+impl core::ops::Deref for WimDetails {
+    type Target = WimHeader;
+    fn deref(&self) -> &WimHeader {
+        &self.header
+    }
+}
+
+/// Files [`probe`] looks for in a WIM's boot image: winload and the boot managers that
+/// wimboot starts.
+pub const WIM_BOOT_FILES: [&str; 5] = [
+    "\\Windows\\System32\\winload.efi",
+    "\\Windows\\System32\\boot\\winload.efi",
+    "\\Windows\\Boot\\EFI\\bootmgfw.efi",
+    "\\Windows\\Boot\\PXE\\bootmgr.exe",
+    "\\bootmgr",
+];
+
+/// The largest metadata resource [`probe`] decompresses to look for boot files.
+const WIM_PROBE_METADATA_CAP: u64 = 32 << 20;
+/// The largest XML resource [`probe`] reads.
+const WIM_PROBE_XML_CAP: u64 = 4 << 20;
 
 /// Disk facts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -249,8 +297,9 @@ pub enum Details {
         /// The ELF container, if any.
         elf: Option<ElfDetails>,
     },
-    /// `wim`.
-    Wim(WimHeader),
+    /// `wim`: the header (also reachable through `Deref`) and what the XML and the boot
+    /// image's metadata say.
+    Wim(Box<WimDetails>),
     /// `iso9660`.
     Iso(Box<IsoDetails>),
     /// `disk`.
@@ -400,7 +449,7 @@ fn probe_depth(data: &[u8], hints: &Hints<'_>, depth: u8) -> Probe {
                         hint: "solid/LZMS WIM (ESD): wimboot cannot read it; export it with LZX compression",
                     });
                 }
-                p.details = Details::Wim(h);
+                p.details = Details::Wim(Box::new(wim_details(data, h, &mut p)));
             }
             Err(e) => p.problems.push(problem_of(e)),
         }
@@ -892,6 +941,7 @@ fn probe_iso(data: &[u8]) -> Probe {
         mbr: Mbr::parse(data).ok(),
         gpt: None,
         efi_loaders: Vec::new(),
+        esp_loaders: Vec::new(),
     };
     match gpt_summary(data) {
         Some(Ok(g)) => det.gpt = Some(g),
@@ -905,7 +955,12 @@ fn probe_iso(data: &[u8]) -> Probe {
                 if e.bootable {
                     match e.platform {
                         PLATFORM_X86 => p.on(Platform::Bios),
-                        PLATFORM_EFI => efi = true,
+                        PLATFORM_EFI => {
+                            efi = true;
+                            if let Some(img) = e.image(data) {
+                                esp_loaders(img, &mut det.esp_loaders, &mut p);
+                            }
+                        }
                         _ => {}
                     }
                     if e.image(data).is_none() {
@@ -960,7 +1015,12 @@ fn probe_iso(data: &[u8]) -> Probe {
                 }
             }
         }
-        if det.efi_loaders.is_empty() {
+        for l in &det.esp_loaders {
+            if let Some(plat) = l.arch.and_then(Arch::efi_platform) {
+                p.on(plat);
+            }
+        }
+        if det.efi_loaders.is_empty() && det.esp_loaders.is_empty() {
             p.on(Platform::Efi);
         }
     }
@@ -972,6 +1032,142 @@ fn probe_iso(data: &[u8]) -> Probe {
     }
     p.details = Details::Iso(Box::new(det));
     p
+}
+
+/// Reads the XML and the boot image's metadata when small enough.
+fn wim_details(data: &[u8], header: WimHeader, p: &mut Probe) -> WimDetails {
+    let mut det = WimDetails {
+        header,
+        images: Vec::new(),
+        boot_files: None,
+    };
+    if header.pipable {
+        return det;
+    }
+    let mut wim = match Wim::parse_limited(data, WIM_PROBE_METADATA_CAP) {
+        Ok(w) => w,
+        // Truncation is already reported from the header; LZMS/solid above.
+        Err(Error::Truncated { .. } | Error::Unsupported { .. }) => return det,
+        Err(e) => {
+            p.problems.push(problem_of(e));
+            return det;
+        }
+    };
+    wim.set_limit(WIM_PROBE_XML_CAP);
+    match wim.info() {
+        Ok(i) => {
+            if i.images.len() != header.image_count as usize {
+                p.problems.push(Problem::Malformed(Error::malformed(
+                    "WIM XML",
+                    "number of <IMAGE> elements differs from the header's image count",
+                )));
+            }
+            det.images = i.images;
+        }
+        Err(Error::TooLarge { .. } | Error::Unsupported { .. }) => {}
+        Err(e) => p.problems.push(problem_of(e)),
+    }
+    if header.boot_index > header.image_count {
+        p.problems.push(Problem::Malformed(Error::malformed(
+            "WIM header",
+            "boot index beyond the image count",
+        )));
+    }
+    if header.image_count == 0 {
+        return det;
+    }
+    wim.set_limit(WIM_PROBE_METADATA_CAP);
+    let image = if header.boot_index != 0 { 0 } else { 1 };
+    match wim.metadata(image) {
+        Ok(m) => {
+            det.boot_files = Some(
+                WIM_BOOT_FILES
+                    .iter()
+                    .copied()
+                    .filter(|f| m.find(f).is_ok_and(|e| !e.is_dir()))
+                    .collect(),
+            );
+        }
+        Err(Error::TooLarge { .. } | Error::Unsupported { .. }) => {}
+        Err(e) => p.problems.push(problem_of(e)),
+    }
+    det
+}
+
+/// Removable-media loader names and their architectures.
+const EFI_BOOT_NAMES: [(&str, Arch); 7] = [
+    ("BOOTX64.EFI", Arch::X86_64),
+    ("BOOTIA32.EFI", Arch::I386),
+    ("BOOTAA64.EFI", Arch::Aarch64),
+    ("BOOTARM.EFI", Arch::Arm),
+    ("BOOTRISCV64.EFI", Arch::Riscv64),
+    ("BOOTRISCV32.EFI", Arch::Riscv32),
+    ("BOOTLOONGARCH64.EFI", Arch::LoongArch64),
+];
+
+/// Looks for `\EFI\BOOT\BOOT*.EFI` in an El Torito EFI image's FAT file system.
+fn esp_loaders(img: &[u8], out: &mut Vec<EspLoader>, p: &mut Probe) {
+    let fat = match crate::fat::Fat::parse(img) {
+        Ok(f) => f,
+        Err(e) => {
+            p.problems.push(Problem::Malformed(e));
+            return;
+        }
+    };
+    let dir = match fat.find("EFI/BOOT") {
+        Ok(Some(d)) if d.is_dir() => d,
+        Ok(_) => return,
+        Err(e) => {
+            p.problems.push(Problem::Malformed(e));
+            return;
+        }
+    };
+    let entries = match fat.read_dir(&dir) {
+        Ok(v) => v,
+        Err(e) => {
+            p.problems.push(Problem::Malformed(e));
+            return;
+        }
+    };
+    for f in entries.iter().filter(|f| !f.is_dir()).take(64) {
+        let Some(&(name, by_name)) = EFI_BOOT_NAMES
+            .iter()
+            .find(|(n, _)| f.name.eq_ignore_ascii_case(n))
+        else {
+            continue;
+        };
+        // The PE machine says more than the name; 4 KiB holds the headers.
+        let by_pe = fat
+            .read(f, 4096)
+            .ok()
+            .and_then(|h| pe_machine(&h))
+            .and_then(pe::machine_arch);
+        let arch = by_pe.or(Some(by_name));
+        if by_pe.is_some_and(|a| a != by_name) {
+            p.problems.push(Problem::Maybe {
+                hint: "an El Torito EFI loader's PE machine does not match its file name",
+            });
+        }
+        if out.len() < 16 {
+            out.push(EspLoader {
+                name: String::from(name),
+                arch,
+                size: f.size,
+            });
+        }
+    }
+}
+
+/// The COFF machine of a PE image from its first bytes.
+fn pe_machine(d: &[u8]) -> Option<u16> {
+    if !d.starts_with(b"MZ") {
+        return None;
+    }
+    let pe = crate::rd::le32(d, 0x3C)? as usize;
+    if d.get(pe..pe.checked_add(4)?)? != b"PE\0\0" {
+        return None;
+    }
+    crate::rd::le16(d, pe + 4)
 }
 
 fn probe_disk(data: &[u8]) -> Option<Probe> {

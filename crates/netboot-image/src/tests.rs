@@ -13,6 +13,9 @@ use std::path::Path;
 use std::process::Command;
 use std::{eprintln, format, fs};
 
+mod fat;
+mod wim;
+
 fn real(path: &str) -> Option<Vec<u8>> {
     match fs::read(path) {
         Ok(d) => Some(d),
@@ -950,7 +953,7 @@ fn wim_header() {
     w[0x38..0x40].copy_from_slice(&0x1000u64.to_le_bytes());
     let p = probe(&w);
     assert_eq!(p.format, Format::Wim);
-    let Details::Wim(h) = p.details else {
+    let Details::Wim(h) = &p.details else {
         panic!("details")
     };
     assert_eq!(h.compression(), "lzx");
@@ -1178,6 +1181,18 @@ fn real_ipxe_iso() {
     eprintln!("probe ipxe.iso: {t:?}\n{}", json(&p));
     assert_eq!(p.format, Format::Iso9660);
     assert!(p.bootable_on.contains(Platform::Bios));
+    // The El Torito EFI image is a FAT file system holding iPXE's BOOTX64.EFI.
+    let Details::Iso(i) = &p.details else {
+        panic!("details")
+    };
+    assert!(
+        i.esp_loaders
+            .iter()
+            .any(|l| l.name == "BOOTX64.EFI" && l.arch == Some(Arch::X86_64) && l.size > 0),
+        "{}",
+        json(&p)
+    );
+    assert!(p.bootable_on.contains(Platform::EfiX86_64));
     let iso = crate::iso::Iso::parse(&d).expect("iso");
     iso.walk(&mut |_, _| true).expect("walk");
     prefixes(&d[..0x9800], 0, 300);
