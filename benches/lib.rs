@@ -4,7 +4,9 @@
 //!
 //! The benchmarks themselves live in this package's `benches/` directory (`wire.rs`:
 //! parse throughput of the wire formats; `transfer.rs`: 64 MiB over TFTP and HTTP through
-//! the test bed). Run them with `cargo bench -p netboot-benches`; see `BENCHMARKS.md` at
+//! the test bed; `script.rs`: script parse and interpretation without a network;
+//! `image.rs`: netboot-image's probes, parsers and inflate on real files; `sha256.rs`:
+//! SHA-256 as the firmwares build it). Run them with `cargo bench -p netboot-benches`; see `BENCHMARKS.md` at
 //! the repository root for figures, including the QEMU side-by-side with Debian's iPXE
 //! (`cargo xtask bench`).
 //!

@@ -23,6 +23,7 @@ pub const PACKAGES: &[&str] = &[
     "mtools",
     "dosfstools",
     "xorriso",
+    "wimtools",
     "iproute2",
     "binutils",
     "gzip",
@@ -224,6 +225,235 @@ fn build_initrd(dir: &Path) -> Result<PathBuf> {
     fs::rename(dir.join("initrd.partial"), &initrd)?;
     fs::write(&stamp, INIT_SCRIPT)?;
     Ok(initrd)
+}
+
+/// The marker the benchmark initrd's `/init` prints first, so the host knows Linux's
+/// userspace started.
+pub const BENCH_INIT_MARKER: &str = "NETBOOT-BENCH-INIT";
+
+/// The kernel modules the Debian cloud kernel needs to drive a virtio-net NIC, in load
+/// order (each after the ones it depends on, as the modules' `depends=` fields say).
+/// Modules the kernel has built in are simply absent from the package and skipped.
+pub const BENCH_MODULES: &[&str] = &[
+    "virtio_ring",
+    "virtio",
+    "virtio_pci_modern_dev",
+    "virtio_pci_legacy_dev",
+    "virtio_pci",
+    "failover",
+    "net_failover",
+    "virtio_net",
+];
+
+/// The benchmark initrd's `/init`: load the virtio-net modules shipped in
+/// `/lib/modules`, give `eth0` the static address 192.0.2.250/24 (outside the lab's DHCP
+/// range), then, if the command line has `netboot-bench-wget=URL`, time busybox `wget -O
+/// /dev/null URL` between two marker lines (the host stamps them) and with the guest's
+/// `/proc/uptime`, and power off. Every failure prints a `BENCH-WGET-FAILED` line.
+const BENCH_INIT_SCRIPT: &str = "#!/bin/busybox sh
+B=/bin/busybox
+$B mount -t proc proc /proc
+$B mount -t sysfs sysfs /sys
+$B echo NETBOOT-BENCH-INIT
+url=
+for w in $($B cat /proc/cmdline); do
+  case \"$w\" in netboot-bench-wget=*) url=\"${w#netboot-bench-wget=}\";; esac
+done
+fail() { $B echo \"BENCH-WGET-FAILED: $*\"; $B poweroff -f; exit 1; }
+if [ -n \"$url\" ]; then
+  for m in $($B cat /lib/modules/load-order); do
+    $B insmod /lib/modules/$m.ko || fail \"insmod $m\"
+  done
+  i=0
+  while [ ! -e /sys/class/net/eth0 ]; do
+    i=$((i+1)); [ $i -gt 100 ] && fail 'no eth0 after 10 s (virtio-net driver not bound?)'
+    $B usleep 100000
+  done
+  $B ip link set lo up
+  $B ip addr add 192.0.2.250/24 dev eth0 || fail 'ip addr add'
+  $B ip link set eth0 up || fail 'ip link set eth0 up'
+  $B ping -c 1 -W 10 192.0.2.1 >/dev/null || fail 'no answer from 192.0.2.1'
+  t0=$($B cut -d' ' -f1 /proc/uptime)
+  $B echo BENCH-WGET-START
+  $B wget -q -O /dev/null \"$url\" || fail \"wget $url\"
+  $B echo BENCH-WGET-END
+  t1=$($B cut -d' ' -f1 /proc/uptime)
+  $B echo \"BENCH-WGET-UPTIME $t0 $t1\"
+fi
+$B poweroff -f
+";
+
+/// Builds (once; rebuilt when its `/init` or the kernel changes) the benchmark initrd
+/// next to the test initrd: busybox-static, [`BENCH_INIT_SCRIPT`] as `/init`, and the
+/// kernel's virtio-net modules ([`BENCH_MODULES`], decompressed) taken from the same
+/// Debian kernel package as `vmlinuz` (fetched again with `apt-get download`). The test
+/// initrd is left as it is.
+pub fn build_bench_initrd(assets: &Assets) -> Result<PathBuf> {
+    let dir = &assets.dir;
+    let initrd = dir.join("bench-initrd.cpio.gz");
+    let package = fs::read_to_string(dir.join("vmlinuz.version"))
+        .map(|s| s.trim().to_string())
+        .map_err(|e| {
+            format!(
+                "{}: {e} (remove {} to provision the kernel again)",
+                dir.join("vmlinuz.version").display(),
+                assets.vmlinuz.display()
+            )
+        })?;
+    let stamp_text = format!(
+        "{package}\n{}\n{BENCH_INIT_SCRIPT}",
+        BENCH_MODULES.join(" ")
+    );
+    let stamp = dir.join("bench-initrd.stamp");
+    if initrd.is_file() && fs::read_to_string(&stamp).is_ok_and(|s| s == stamp_text) {
+        return Ok(initrd);
+    }
+    let modules = fetch_modules(dir, &package)?;
+    let busybox =
+        fs::read("/bin/busybox").map_err(|e| format!("/bin/busybox (busybox-static): {e}"))?;
+    let mut archive = cpio::Writer::default();
+    for d in ["bin", "dev", "proc", "sys", "lib", "lib/modules"] {
+        archive.directory(d);
+    }
+    archive.char_device("dev/console", 0o600, 5, 1);
+    archive.file("bin/busybox", 0o755, &busybox);
+    archive.file("init", 0o755, BENCH_INIT_SCRIPT.as_bytes());
+    let mut order = String::new();
+    for (name, data) in &modules {
+        archive.file(&format!("lib/modules/{name}.ko"), 0o644, data);
+        order.push_str(name);
+        order.push('\n');
+    }
+    archive.file("lib/modules/load-order", 0o644, order.as_bytes());
+    let packed = gzip_bytes(archive.finish())?;
+    fs::write(dir.join("bench-initrd.partial"), &packed)?;
+    fs::rename(dir.join("bench-initrd.partial"), &initrd)?;
+    fs::write(&stamp, stamp_text)?;
+    Ok(initrd)
+}
+
+/// The [`BENCH_MODULES`] the kernel package ships as modules, decompressed, in load
+/// order. Fails when `virtio_net` is neither a module nor built in (`boot/config-*`).
+fn fetch_modules(dir: &Path, package: &str) -> Result<Vec<(String, Vec<u8>)>> {
+    let debs = dir.join("debs-bench");
+    let _ = fs::remove_dir_all(&debs);
+    fs::create_dir_all(&debs)?;
+    util::step(
+        "provision: kernel modules for the benchmark initrd",
+        cmd("apt-get", &["download", package]).current_dir(&debs),
+    )?;
+    let deb = fs::read_dir(&debs)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .ok_or_else(|| {
+            format!(
+                "apt-get download {package} left no .deb in {}",
+                debs.display()
+            )
+        })?;
+    let extract = debs.join("root");
+    fs::create_dir_all(&extract)?;
+    let mut patterns = vec!["'./boot/config-*'".to_string()];
+    for m in BENCH_MODULES {
+        patterns.push(format!("'./lib/modules/*/{m}.ko*'"));
+    }
+    // GNU tar fails when a pattern matches nothing (a built-in module): list first.
+    let listing = util::output(&mut cmd(
+        "sh",
+        &[
+            "-c",
+            &format!("dpkg-deb --fsys-tarfile '{}' | tar -tf -", deb.display()),
+        ],
+    ))?;
+    let wanted: Vec<&str> = listing
+        .lines()
+        .filter(|l| {
+            let base = l.rsplit('/').next().unwrap_or("");
+            let stem = base.split(".ko").next().unwrap_or("");
+            (l.starts_with("./boot/config-"))
+                || (l.starts_with("./lib/modules/")
+                    && base.contains(".ko")
+                    && BENCH_MODULES.contains(&stem))
+        })
+        .collect();
+    let list = debs.join("wanted.txt");
+    fs::write(&list, wanted.join("\n") + "\n")?;
+    util::run(&mut cmd(
+        "sh",
+        &[
+            "-c",
+            &format!(
+                "dpkg-deb --fsys-tarfile '{}' | tar -xf - -C '{}' -T '{}'",
+                deb.display(),
+                extract.display(),
+                list.display()
+            ),
+        ],
+    ))?;
+    let config = wanted
+        .iter()
+        .find(|l| l.starts_with("./boot/config-"))
+        .and_then(|l| fs::read_to_string(extract.join(l)).ok())
+        .unwrap_or_default();
+    let mut modules = Vec::new();
+    for m in BENCH_MODULES {
+        let Some(path) = wanted.iter().find(|l| {
+            let base = l.rsplit('/').next().unwrap_or("");
+            base.split(".ko").next() == Some(*m)
+        }) else {
+            continue;
+        };
+        let file = extract.join(path);
+        let data = if path.ends_with(".ko") {
+            fs::read(&file)?
+        } else {
+            let tool = if path.ends_with(".xz") {
+                "xz"
+            } else if path.ends_with(".zst") {
+                "zstd"
+            } else if path.ends_with(".gz") {
+                "gzip"
+            } else {
+                return Err(format!("{path}: unknown module compression").into());
+            };
+            let out = cmd(tool, &["-dc"])
+                .arg(&file)
+                .output()
+                .map_err(|e| format!("{tool} -dc {path}: {e} (install {tool})"))?;
+            if !out.status.success() {
+                return Err(format!("{tool} -dc {path} failed with {}", out.status).into());
+            }
+            out.stdout
+        };
+        modules.push((m.to_string(), data));
+    }
+    let builtin = config.lines().any(|l| l.trim() == "CONFIG_VIRTIO_NET=y");
+    if !builtin && !modules.iter().any(|(n, _)| n == "virtio_net") {
+        return Err(format!(
+            "{package} has neither virtio_net.ko nor CONFIG_VIRTIO_NET=y in boot/config-*: \
+             the benchmark guest could not drive its NIC"
+        )
+        .into());
+    }
+    let _ = fs::remove_dir_all(&debs);
+    Ok(modules)
+}
+
+/// `gzip -9n` of `data`.
+fn gzip_bytes(data: Vec<u8>) -> Result<Vec<u8>> {
+    let mut gzip = cmd("gzip", &["-9n"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("gzip: {e}"))?;
+    let mut stdin = gzip.stdin.take().ok_or("gzip has no stdin")?;
+    let writer = std::thread::spawn(move || stdin.write_all(&data));
+    let out = gzip.wait_with_output()?;
+    writer.join().map_err(|_| "gzip writer thread panicked")??;
+    if !out.status.success() {
+        return Err(format!("gzip failed with {}", out.status).into());
+    }
+    Ok(out.stdout)
 }
 
 /// A minimal writer for the `newc` cpio format the Linux initramfs unpacker reads.
