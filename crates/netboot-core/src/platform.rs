@@ -135,4 +135,73 @@ pub trait Platform {
     /// A diagnostic line for logs (download details such as the TFTP window size);
     /// platforms without a log ignore it.
     fn log(&mut self, _line: &str) {}
+    /// The wall clock: seconds since the Unix epoch (UTC), for `${unixtime}`; `None` if
+    /// the platform has no real-time clock. Read once at start-up and then advanced with
+    /// the monotonic clock (and replaced by `ntp`).
+    fn unix_time(&mut self) -> Option<u64> {
+        None
+    }
+    /// The SMBIOS structure table (every structure: formatted area and strings) and the
+    /// SMBIOS version (major, minor), for the `smbios/` settings scope; `None` if there
+    /// is none. Read once at start-up.
+    fn smbios_table(&mut self) -> Option<(alloc::vec::Vec<u8>, (u8, u8))> {
+        None
+    }
+    /// Reads `buf.len()` bytes of PCI configuration space at `offset` of the function
+    /// `busdevfn` (segment << 16 | bus << 8 | device << 3 | function), for the `pci/`
+    /// settings scope and `pciscan`. Absent functions read as all-ones bytes, as on real
+    /// hardware. `false` if the platform has no PCI configuration access.
+    fn pci_read(&mut self, _busdevfn: u32, _offset: u16, _buf: &mut [u8]) -> bool {
+        false
+    }
+    /// A file the platform serves itself for `uri` (already resolved against the current
+    /// working URI), before the network is asked: `None` = not the platform's, use the
+    /// network; `Some(Err)` = the platform's, but missing. The host simulator serves a
+    /// directory this way (`netboot-sim run --files DIR`), so scripts can be tested
+    /// without servers.
+    fn local_file(&mut self, _uri: &str) -> Option<Result<alloc::vec::Vec<u8>, PlatformError>> {
+        None
+    }
+}
+
+/// Seconds since the Unix epoch for a UTC calendar date and time (proleptic Gregorian;
+/// years 1970–9999), for platforms whose clock gives fields (EFI `GetTime`, the CMOS
+/// RTC). `None` if a field is out of range.
+///
+/// ```
+/// use netboot_core::platform::unix_time_from_civil;
+/// assert_eq!(unix_time_from_civil(1970, 1, 1, 0, 0, 0), Some(0));
+/// assert_eq!(unix_time_from_civil(2000, 2, 29, 12, 0, 0), Some(951_825_600));
+/// assert_eq!(unix_time_from_civil(2038, 1, 19, 3, 14, 8), Some(1 << 31));
+/// assert_eq!(unix_time_from_civil(2026, 11, 22, 2, 50, 0), Some(1_795_315_800));
+/// assert_eq!(unix_time_from_civil(2023, 2, 29, 0, 0, 0), None);
+/// assert_eq!(unix_time_from_civil(2024, 13, 1, 0, 0, 0), None);
+/// ```
+pub fn unix_time_from_civil(
+    year: u16,
+    month: u8,
+    day: u8,
+    hour: u8,
+    minute: u8,
+    second: u8,
+) -> Option<u64> {
+    let leap = |y: u64| (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
+    let y = u64::from(year);
+    if !(1970..=9999).contains(&y) || !(1..=12).contains(&month) || hour > 23 || minute > 59 {
+        return None;
+    }
+    // A leap second reads as 60; it is folded into the next minute.
+    if second > 60 {
+        return None;
+    }
+    const DAYS: [u64; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let month_days = DAYS[usize::from(month - 1)] + u64::from(month == 2 && leap(y));
+    if day == 0 || u64::from(day) > month_days {
+        return None;
+    }
+    let mut days: u64 = (1970..y).map(|y| 365 + u64::from(leap(y))).sum();
+    days += DAYS[..usize::from(month - 1)].iter().sum::<u64>();
+    days += u64::from(month > 2 && leap(y));
+    days += u64::from(day) - 1;
+    Some(days * 86_400 + u64::from(hour) * 3600 + u64::from(minute) * 60 + u64::from(second))
 }

@@ -44,6 +44,8 @@ pub enum SettingsError {
     ExpansionTooLong,
     /// The type cannot hold a number (`inc` on a `string` setting).
     NotNumeric(SettingType),
+    /// Writing to a scope that only reads the machine (`smbios/`, `pci/`, `cpuid/`).
+    ReadOnly(String),
 }
 
 impl SettingsError {
@@ -57,6 +59,7 @@ impl SettingsError {
             SettingsError::BadName(_) => 0x3c04,
             SettingsError::ExpansionTooLong => 0x3c05,
             SettingsError::NotNumeric(_) => 0x3c06,
+            SettingsError::ReadOnly(_) => 0x3c07,
         }
     }
 }
@@ -80,6 +83,10 @@ impl fmt::Display for SettingsError {
                 write!(f, "settings expansion grew beyond {MAX_EXPANDED_LEN} bytes")
             }
             SettingsError::NotNumeric(ty) => write!(f, "type {} cannot hold a number", ty.name()),
+            SettingsError::ReadOnly(b) => write!(
+                f,
+                "settings block {b:?} reads the hardware and cannot be written (use another block, e.g. a plain name)"
+            ),
         }
     }
 }
@@ -632,7 +639,26 @@ impl Settings {
     /// `set NAME VALUE`: parses `value` with the name's type (explicit, predefined or
     /// string) and stores it.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), SettingsError> {
+        let (n, ty) = Self::writable(name)?;
+        let raw = ty.parse(value)?;
+        self.store(&n, ty, raw);
+        Ok(())
+    }
+
+    /// Stores raw bytes under a name typed as [`Settings::set`] types it (explicit,
+    /// predefined, else `string`), without parsing: `imgset` stores an image this way.
+    pub fn set_raw(&mut self, name: &str, raw: Vec<u8>) -> Result<(), SettingsError> {
+        let (n, ty) = Self::writable(name)?;
+        self.store(&n, ty, raw);
+        Ok(())
+    }
+
+    /// A name to write to, with its predefined tag filled in, and the type to store with.
+    fn writable(name: &str) -> Result<(SettingName, SettingType), SettingsError> {
         let mut n = SettingName::parse(name)?;
+        if HardwareScope::of(&n.block).is_some() {
+            return Err(SettingsError::ReadOnly(n.block));
+        }
         let pre = predefined(&n);
         let ty = n.ty.or(pre.map(|p| p.2)).unwrap_or(SettingType::String);
         if n.tag == 0
@@ -640,9 +666,7 @@ impl Settings {
         {
             n.tag = tag;
         }
-        let raw = ty.parse(value)?;
-        self.store(&n, ty, raw);
-        Ok(())
+        Ok((n, ty))
     }
 
     /// `clear NAME`: removes the setting from its block.
@@ -702,7 +726,20 @@ impl Settings {
     /// Like [`Settings::fetch`], but also says which block the value came from and under
     /// which name to show it (for `show`).
     pub fn lookup(&self, name: &str) -> Result<Option<FoundSetting>, SettingsError> {
+        self.lookup_with(name, &mut NoHardware)
+    }
+
+    /// Like [`Settings::lookup`], with the numeric scopes `smbios/`, `pci/` and `cpuid/`
+    /// (§4.8) read from `hw` at lookup time.
+    pub fn lookup_with(
+        &self,
+        name: &str,
+        hw: &mut dyn Hardware,
+    ) -> Result<Option<FoundSetting>, SettingsError> {
         let n = SettingName::parse(name)?;
+        if let Some(scope) = HardwareScope::of(&n.block) {
+            return scope.read(&n, hw);
+        }
         let path = self.resolve_block(&n.block);
         if !self.blocks.iter().any(|b| b.path == path) {
             return Err(SettingsError::NoSuchBlock(n.block));
@@ -777,10 +814,25 @@ impl Settings {
         Ok(self.fetch(name)?.map(|(ty, raw)| ty.format(&raw)))
     }
 
+    /// Like [`Settings::get`], with the numeric scopes read from `hw`.
+    pub fn get_with(
+        &self,
+        name: &str,
+        hw: &mut dyn Hardware,
+    ) -> Result<Option<String>, SettingsError> {
+        Ok(self.lookup_with(name, hw)?.map(|f| f.formatted()))
+    }
+
     /// Expands every `${…}` in `text`: innermost reference first, rescanning from the
     /// start each time, so nested and computed names work. Unknown settings, blocks and
     /// types expand to nothing, as in iPXE; an unterminated `${` stays literal.
     pub fn expand(&self, text: &str) -> Result<String, SettingsError> {
+        self.expand_with(text, &mut NoHardware)
+    }
+
+    /// Like [`Settings::expand`], with the numeric scopes `smbios/`, `pci/` and `cpuid/`
+    /// read from `hw`.
+    pub fn expand_with(&self, text: &str, hw: &mut dyn Hardware) -> Result<String, SettingsError> {
         let mut s = text.to_string();
         // Invariant: `s[..start]` holds no `${`, so rescanning it could find nothing. This
         // keeps the scan linear for text with many stray `}` and needs no recursion.
@@ -796,7 +848,7 @@ impl Settings {
                         return Err(SettingsError::ExpansionLoop);
                     }
                     let value = self
-                        .get(&s[open + 2..close])
+                        .get_with(&s[open + 2..close], hw)
                         .ok()
                         .flatten()
                         .unwrap_or_default();
@@ -831,6 +883,227 @@ impl Settings {
         }
         out
     }
+}
+
+// ---- numeric hardware scopes (§4.8) -------------------------------------------------
+
+/// The machine behind the numeric scopes `smbios/`, `pci/` and `cpuid/` (§4.8), read when
+/// a setting is looked up. Every method has a default: no SMBIOS, no PCI access, and the
+/// processor's own `CPUID` on x86.
+pub trait Hardware {
+    /// The SMBIOS structure table (every structure, formatted area and strings) and the
+    /// SMBIOS version (major, minor).
+    fn smbios(&mut self) -> Option<(&[u8], (u8, u8))> {
+        None
+    }
+
+    /// Reads `buf.len()` bytes of PCI configuration space at `offset` of the function
+    /// `busdevfn` (segment << 16 | bus << 8 | device << 3 | function); `false` if the
+    /// platform has no PCI access.
+    fn pci_read(&mut self, busdevfn: u32, offset: u16, buf: &mut [u8]) -> bool {
+        let _ = (busdevfn, offset, buf);
+        false
+    }
+
+    /// `CPUID` with EAX = `leaf`, ECX = `subleaf`: `[eax, ebx, ecx, edx]`, or `None` if
+    /// the leaf is not implemented (or there is no `CPUID`).
+    fn cpuid(&mut self, leaf: u32, subleaf: u32) -> Option<[u32; 4]> {
+        native_cpuid(leaf, subleaf)
+    }
+}
+
+/// A machine with nothing but the processor's `CPUID`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoHardware;
+
+impl Hardware for NoHardware {}
+
+/// The processor's `CPUID`, with the highest implemented leaf checked first.
+#[cfg(target_arch = "x86_64")]
+pub fn native_cpuid(leaf: u32, subleaf: u32) -> Option<[u32; 4]> {
+    use core::arch::x86_64::__cpuid_count;
+    // CPUID exists on every x86-64 processor; the intrinsic is `unsafe` only on older
+    // compilers.
+    #[allow(unused_unsafe)]
+    // SAFETY: CPUID has no side effects; the highest-leaf query of a range is always valid.
+    let highest = unsafe { __cpuid_count(leaf & 0x8000_0000, 0) }.eax;
+    if leaf > highest || (leaf & 0x8000_0000 != 0 && highest & 0x8000_0000 == 0) {
+        return None;
+    }
+    #[allow(unused_unsafe)]
+    // SAFETY: as above; the leaf is implemented.
+    let r = unsafe { __cpuid_count(leaf, subleaf) };
+    Some([r.eax, r.ebx, r.ecx, r.edx])
+}
+
+/// No `CPUID` off x86-64.
+#[cfg(not(target_arch = "x86_64"))]
+pub fn native_cpuid(_leaf: u32, _subleaf: u32) -> Option<[u32; 4]> {
+    None
+}
+
+/// iPXE's tag of a dotted name in a numeric scope: each part (decimal, `0x` hex or `0`
+/// octal) is OR-ed in after shifting the tag left by 8 bits, without a range check, so
+/// `cpuid/2.0x80000001` is 0x8000_0201 and `pci/0x18.0.4` is 0x18_0004.
+pub fn scope_tag(name: &str) -> Option<u64> {
+    name.split('.').try_fold(0u64, |tag, part| {
+        let v = parse_int(part).filter(|v| *v >= 0)?;
+        Some((tag << 8) | v as u64)
+    })
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HardwareScope {
+    Smbios,
+    Pci,
+    Cpuid,
+}
+
+impl HardwareScope {
+    fn of(block: &str) -> Option<HardwareScope> {
+        match block {
+            "smbios" => Some(HardwareScope::Smbios),
+            "pci" => Some(HardwareScope::Pci),
+            "cpuid" => Some(HardwareScope::Cpuid),
+            _ => None,
+        }
+    }
+
+    fn read(
+        self,
+        n: &SettingName,
+        hw: &mut dyn Hardware,
+    ) -> Result<Option<FoundSetting>, SettingsError> {
+        let tag = scope_tag(&n.name).ok_or_else(|| SettingsError::BadName(n.name.clone()))?;
+        let found = match self {
+            HardwareScope::Smbios => smbios_setting(tag, n.ty, hw),
+            HardwareScope::Pci => pci_setting(tag, hw),
+            HardwareScope::Cpuid => cpuid_setting(tag, hw),
+        };
+        Ok(found.map(|(default_ty, value)| FoundSetting {
+            block: n.block.clone(),
+            name: n.name.clone(),
+            ty: n.ty.unwrap_or(default_ty),
+            value,
+        }))
+    }
+}
+
+/// `smbios/<instance>.<type>.<offset>.<length>` (iPXE's smbios_settings.c): offset and
+/// length both zero → the whole formatted structure; exactly one zero → a string (number
+/// `length`, or the number in the byte at `offset`); else the bytes (a 16-byte `uuid` or
+/// `guid` read from SMBIOS ≥ 2.6 is converted from its little-endian fields).
+fn smbios_setting(
+    tag: u64,
+    ty: Option<SettingType>,
+    hw: &mut dyn Hardware,
+) -> Option<(SettingType, Vec<u8>)> {
+    let [instance, kind, offset, len] = (tag as u32).to_be_bytes();
+    let (table, version) = hw.smbios()?;
+    let (formatted, strings) = smbios_structure(table, kind, usize::from(instance))?;
+    let (offset, len) = (usize::from(offset), usize::from(len));
+    if offset == 0 && len == 0 {
+        return Some((SettingType::Hex, formatted.to_vec()));
+    }
+    if offset == 0 || len == 0 {
+        let index = if offset == 0 {
+            len
+        } else {
+            usize::from(*formatted.get(offset)?)
+        };
+        let text = smbios_string(strings, index)?;
+        return Some((SettingType::String, text.to_vec()));
+    }
+    let mut raw = formatted.get(offset..offset + len)?.to_vec();
+    if matches!(ty, Some(SettingType::Uuid | SettingType::Guid)) && len == 16 && version >= (2, 6) {
+        guid_swap(&mut raw);
+    }
+    Some((SettingType::Hex, raw))
+}
+
+/// The `instance`th structure (from 0) of type `kind`: (formatted area, string area).
+/// A malformed table ends the walk.
+fn smbios_structure(table: &[u8], kind: u8, instance: usize) -> Option<(&[u8], &[u8])> {
+    let mut rest = table;
+    let mut seen = 0;
+    while rest.len() >= 4 {
+        let len = usize::from(rest[1]);
+        if len < 4 || len > rest.len() {
+            return None;
+        }
+        // The string area ends with two NULs (just two when there are no strings).
+        let after = &rest[len..];
+        let end = after.windows(2).position(|w| w == [0, 0])? + 2;
+        if rest[0] == kind {
+            if seen == instance {
+                return Some((&rest[..len], &after[..end]));
+            }
+            seen += 1;
+        }
+        if rest[0] == 127 {
+            return None; // end-of-table
+        }
+        rest = &after[end..];
+    }
+    None
+}
+
+/// String number `index` (from 1) of a structure's string area.
+fn smbios_string(strings: &[u8], index: usize) -> Option<&[u8]> {
+    if index == 0 {
+        return None;
+    }
+    strings
+        .split(|&b| b == 0)
+        .take_while(|s| !s.is_empty())
+        .nth(index - 1)
+}
+
+/// `pci/<busdevfn>.<offset>.<length>`: configuration-space bytes in reverse order
+/// (little-endian registers read as big-endian numbers), default type `hexraw`.
+fn pci_setting(tag: u64, hw: &mut dyn Hardware) -> Option<(SettingType, Vec<u8>)> {
+    let busdevfn = u32::try_from(tag >> 16).ok()?;
+    let offset = ((tag >> 8) & 0xff) as u16;
+    let len = (tag & 0xff) as usize;
+    let mut raw = alloc::vec![0u8; len];
+    if !hw.pci_read(busdevfn, offset, &mut raw) {
+        return None;
+    }
+    raw.reverse();
+    Some((SettingType::HexRaw, raw))
+}
+
+/// `cpuid/<register>.<function>` and `cpuid/<subfunction>.0x40.<register>.<function>`
+/// (iPXE's cpuid_settings.c): bit 31 extended function, bits 30–24 a subfunction (with
+/// bit 22) or the number of consecutive functions minus one, bit 23 little-endian
+/// output, bits 17–16 the number of registers minus one, bits 15–8 the register indices
+/// (0 EAX, 1 EBX, 2 ECX, 3 EDX, two bits each), bits 7–0 the function. Default `hexraw`.
+fn cpuid_setting(tag: u64, hw: &mut dyn Hardware) -> Option<(SettingType, Vec<u8>)> {
+    let tag = u32::try_from(tag).ok()?;
+    let mut function = tag & 0x8000_00ff;
+    let high = (tag >> 24) & 0x7f;
+    let (count, subfunction) = if tag & 0x0040_0000 != 0 {
+        (1, high)
+    } else {
+        (high + 1, 0)
+    };
+    let little_endian = tag & 0x0080_0000 != 0;
+    let mut out = Vec::new();
+    for _ in 0..count {
+        let regs = hw.cpuid(function, subfunction)?;
+        let mut indices = (tag >> 8) & 0xff;
+        for _ in 0..((tag >> 16) & 3) + 1 {
+            let value = regs[(indices & 3) as usize];
+            if little_endian {
+                out.extend_from_slice(&value.to_le_bytes());
+            } else {
+                out.extend_from_slice(&value.to_be_bytes());
+            }
+            indices >>= 2;
+        }
+        function = function.wrapping_add(1);
+    }
+    Some((SettingType::HexRaw, out))
 }
 
 fn dotted_tag(tag: u32) -> String {
@@ -1060,5 +1333,183 @@ mod tests {
         assert_eq!(parse_int("-5"), Some(-5));
         assert_eq!(parse_int(""), None);
         assert_eq!(parse_int("9z"), None);
+    }
+
+    /// A fake machine: one SMBIOS table (version 2.8), one PCI function, fixed CPUID.
+    struct FakeHw {
+        table: Vec<u8>,
+    }
+
+    impl Hardware for FakeHw {
+        fn smbios(&mut self) -> Option<(&[u8], (u8, u8))> {
+            Some((&self.table, (2, 8)))
+        }
+        fn pci_read(&mut self, busdevfn: u32, offset: u16, buf: &mut [u8]) -> bool {
+            if busdevfn != 0x18 {
+                buf.fill(0xff);
+                return true;
+            }
+            // Vendor 0x8086, device 0x100e, then the offset as the byte value.
+            for (i, b) in buf.iter_mut().enumerate() {
+                let at = offset as usize + i;
+                *b = match at {
+                    0 => 0x86,
+                    1 => 0x80,
+                    2 => 0x0e,
+                    3 => 0x10,
+                    _ => at as u8,
+                };
+            }
+            true
+        }
+        fn cpuid(&mut self, leaf: u32, subleaf: u32) -> Option<[u32; 4]> {
+            match leaf {
+                0 => Some([0xd, 0x756e_6547, 0x6c65_746e, 0x4965_6e69]),
+                7 => Some([subleaf, 0x11, 0x22, 0x33]),
+                0x8000_0001 => Some([0, 0, 0x21, 0x2c10_0800]),
+                _ => None,
+            }
+        }
+    }
+
+    fn structure(kind: u8, formatted: &[u8], strings: &[&str]) -> Vec<u8> {
+        let mut s = vec![kind, formatted.len() as u8 + 4, 0, 0];
+        s.extend_from_slice(formatted);
+        for t in strings {
+            s.extend_from_slice(t.as_bytes());
+            s.push(0);
+        }
+        if strings.is_empty() {
+            s.push(0);
+        }
+        s.push(0);
+        s
+    }
+
+    fn fake() -> FakeHw {
+        let mut table = structure(0, &[1, 2], &["BIOS vendor"]);
+        let mut uuid = vec![1, 2, 3]; // manufacturer, product, serial string numbers
+        uuid.extend_from_slice(&[
+            0x33, 0x22, 0x11, 0x00, 0x55, 0x44, 0x77, 0x66, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd,
+            0xee, 0xff,
+        ]);
+        table.extend(structure(1, &uuid, &["Acme", "Rocket", "SN-1"]));
+        table.extend(structure(1, &[1, 0, 0], &["Second"]));
+        table.extend(structure(127, &[], &[]));
+        FakeHw { table }
+    }
+
+    #[test]
+    fn smbios_scope_reads_strings_bytes_and_whole_structures() {
+        let s = Settings::new();
+        let mut hw = fake();
+        let get = |name: &str, hw: &mut FakeHw| s.get_with(name, hw).expect("valid name");
+        // Type 1, offset 4 (manufacturer string number), length 0: a string.
+        assert_eq!(get("smbios/0.1.4.0", &mut hw).as_deref(), Some("Acme"));
+        assert_eq!(get("smbios/0.1.5.0", &mut hw).as_deref(), Some("Rocket"));
+        // Offset 0: the length is the string number.
+        assert_eq!(get("smbios/0.1.0.3", &mut hw).as_deref(), Some("SN-1"));
+        // The second type-1 structure.
+        assert_eq!(get("smbios/1.1.4.0", &mut hw).as_deref(), Some("Second"));
+        // Raw bytes default to hex; a uuid read of SMBIOS >= 2.6 is byte-swapped.
+        assert_eq!(get("smbios/0.1.4.2", &mut hw).as_deref(), Some("01:02"));
+        assert_eq!(
+            get("smbios/0.1.7.16:uuid", &mut hw).as_deref(),
+            Some("00112233-4455-6677-8899-aabbccddeeff")
+        );
+        // Whole structure.
+        assert_eq!(
+            get("smbios/0.0.0.0", &mut hw).as_deref(),
+            Some("00:06:00:00:01:02")
+        );
+        let f = s
+            .lookup_with("smbios/0.1.4.0", &mut hw)
+            .expect("ok")
+            .expect("found");
+        assert_eq!(f.qualified_name(), "smbios/0.1.4.0:string");
+        // Missing: instance, type, string, bytes past the structure; no table at all.
+        for missing in [
+            "smbios/2.1.4.0",
+            "smbios/0.4.0.0",
+            "smbios/0.1.0.9",
+            "smbios/0.1.20.8",
+        ] {
+            assert_eq!(get(missing, &mut hw), None, "{missing}");
+        }
+        assert_eq!(s.get_with("smbios/0.1.4.0", &mut NoHardware), Ok(None));
+        assert_eq!(
+            s.expand_with("${smbios/0.1.5.0}-${smbios/0.1.0.3}", &mut hw)
+                .expect("expands"),
+            "Rocket-SN-1"
+        );
+    }
+
+    #[test]
+    fn pci_and_cpuid_scopes() {
+        let s = Settings::new();
+        let mut hw = fake();
+        // Bus 0, device 3, function 0 = busdevfn 0x18: vendor and device ID, reversed.
+        assert_eq!(
+            s.get_with("pci/0x18.0.2", &mut hw).expect("ok").as_deref(),
+            Some("8086")
+        );
+        assert_eq!(
+            s.get_with("pci/0x18.0.4", &mut hw).expect("ok").as_deref(),
+            Some("100e8086")
+        );
+        assert_eq!(
+            s.get_with("pci/0x18.2.2:uint16", &mut hw)
+                .expect("ok")
+                .as_deref(),
+            Some("0x100e")
+        );
+        assert_eq!(s.get_with("pci/0x18.0.2", &mut NoHardware), Ok(None));
+        // cpuid/<reg>.<function>: ECX (2) of 0x80000001.
+        assert_eq!(scope_tag("2.0x80000001"), Some(0x8000_0201));
+        assert_eq!(
+            s.get_with("cpuid/2.0x80000001", &mut hw)
+                .expect("ok")
+                .as_deref(),
+            Some("00000021")
+        );
+        // cpuid/<subfunction>.0x40.<reg>.<function>: leaf 7, subleaf 1, EAX.
+        assert_eq!(
+            s.get_with("cpuid/1.0x40.0.7", &mut hw)
+                .expect("ok")
+                .as_deref(),
+            Some("00000001")
+        );
+        // cpuvendor's encoding: EBX, EDX, ECX of leaf 0, little-endian, as a string.
+        let vendor = 0x0080_0000 | (2 << 16) | ((1 | (3 << 2) | (2 << 4)) << 8);
+        let f = HardwareScope::Cpuid
+            .read(
+                &SettingName {
+                    block: "cpuid".into(),
+                    name: format!("{vendor}"),
+                    tag: 0,
+                    ty: Some(SettingType::String),
+                },
+                &mut hw,
+            )
+            .expect("ok")
+            .expect("found");
+        assert_eq!(f.formatted(), "GenuineIntel");
+        assert_eq!(s.get_with("cpuid/0.5", &mut hw), Ok(None), "leaf 5 missing");
+        assert!(s.get_with("cpuid/x.1", &mut hw).is_err());
+        let mut w = Settings::new();
+        assert!(matches!(
+            w.set("pci/0x18.0.2", "1"),
+            Err(SettingsError::ReadOnly(_))
+        ));
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn native_cpuid_reads_the_processor() {
+        // Leaf 1 EDX bit 0: every x86-64 processor has an FPU.
+        let s = Settings::new();
+        let edx = s.get("cpuid/3.1").expect("ok").expect("leaf 1 exists");
+        let edx = u32::from_str_radix(&edx, 16).expect("hexraw");
+        assert_eq!(edx & 1, 1);
     }
 }

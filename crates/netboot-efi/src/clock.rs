@@ -72,6 +72,39 @@ impl MonotonicClock {
     }
 }
 
+/// The wall clock through the runtime service `GetTime`, as seconds since the Unix
+/// epoch (UTC), for `${unixtime}`; `None` if the firmware has no working RTC.
+///
+/// UEFI gives local time with `TimeZone` = local − UTC in minutes; an unspecified time
+/// zone is taken as UTC (which is what PC firmware keeps in the RTC under most OSes
+/// other than Windows, and what iPXE assumes).
+#[cfg(target_os = "uefi")]
+pub fn wall_clock() -> Option<u64> {
+    let t = uefi::runtime::get_time().ok()?;
+    utc_seconds(
+        [t.month(), t.day(), t.hour(), t.minute(), t.second()],
+        t.year(),
+        t.time_zone(),
+    )
+}
+
+/// No `GetTime` off UEFI.
+#[cfg(not(target_os = "uefi"))]
+pub fn wall_clock() -> Option<u64> {
+    None
+}
+
+/// UTC seconds from EFI time fields (`[month, day, hour, minute, second]`) and the
+/// time zone (minutes east of UTC, `None` = unspecified = UTC).
+#[cfg_attr(not(target_os = "uefi"), allow(dead_code))] // used by `wall_clock` and tests
+fn utc_seconds(fields: [u8; 5], year: u16, time_zone: Option<i16>) -> Option<u64> {
+    let [month, day, hour, minute, second] = fields;
+    let local =
+        netboot_core::platform::unix_time_from_civil(year, month, day, hour, minute, second)?;
+    let offset = i64::from(time_zone.unwrap_or(0)) * 60;
+    local.checked_add_signed(-offset)
+}
+
 #[cfg(target_arch = "x86_64")]
 const HAS_COUNTER: bool = true;
 #[cfg(not(target_arch = "x86_64"))]
@@ -92,6 +125,27 @@ fn ticks() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn efi_time_fields_become_utc_seconds() {
+        // 2026-11-22 02:50:00 UTC.
+        assert_eq!(
+            utc_seconds([11, 22, 2, 50, 0], 2026, None),
+            Some(1_795_315_800)
+        );
+        // The same instant as 03:50 local time in UTC+1 (TimeZone = +60).
+        assert_eq!(
+            utc_seconds([11, 22, 3, 50, 0], 2026, Some(60)),
+            Some(1_795_315_800)
+        );
+        assert_eq!(
+            utc_seconds([11, 22, 1, 50, 0], 2026, Some(-60)),
+            Some(1_795_315_800)
+        );
+        // An RTC that was never set (month 0) or lies before the epoch.
+        assert_eq!(utc_seconds([0, 1, 0, 0, 0], 2026, None), None);
+        assert_eq!(utc_seconds([1, 1, 0, 30, 0], 1970, Some(60)), None);
+    }
 
     #[test]
     fn never_goes_backwards_and_survives_a_zero_calibration() {

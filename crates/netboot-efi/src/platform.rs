@@ -155,4 +155,79 @@ impl Platform for EfiPlatform {
             message: format!("cannot power off or reboot: {why}"),
         }
     }
+
+    /// The RTC through `GetTime`.
+    fn unix_time(&mut self) -> Option<u64> {
+        crate::clock::wall_clock()
+    }
+
+    /// The SMBIOS table from the EFI configuration table.
+    fn smbios_table(&mut self) -> Option<(Vec<u8>, (u8, u8))> {
+        smbios::read_table()
+    }
+
+    /// Configuration space through the PCI Root Bridge I/O protocol of the segment.
+    fn pci_read(&mut self, busdevfn: u32, offset: u16, buf: &mut [u8]) -> bool {
+        pci_read(busdevfn, offset, buf)
+    }
+}
+
+/// Reads PCI configuration space through the `EFI_PCI_ROOT_BRIDGE_IO_PROTOCOL` whose
+/// segment matches, a byte at a time (any offset and length). Functions behind no root
+/// bridge, and failed reads, read as all-ones like absent hardware; `false` if the
+/// firmware has no root bridge protocol at all.
+#[cfg(target_os = "uefi")]
+fn pci_read(busdevfn: u32, offset: u16, buf: &mut [u8]) -> bool {
+    use uefi::proto::pci::PciIoAddress;
+    use uefi::proto::pci::root_bridge::PciRootBridgeIo;
+    let Ok(handles) = boot::find_handles::<PciRootBridgeIo>() else {
+        return false;
+    };
+    buf.fill(0xff);
+    let segment = busdevfn >> 16;
+    let bus = (busdevfn >> 8) as u8;
+    let dev = ((busdevfn >> 3) & 0x1f) as u8;
+    let fun = (busdevfn & 7) as u8;
+    for handle in handles {
+        // SAFETY: a GET_PROTOCOL open does not keep the interface from being uninstalled;
+        // the root bridge driver owns it for the life of boot services, and the reference
+        // is used only for these reads, with no call in between that could unload it.
+        let Ok(mut rb) = (unsafe {
+            boot::open_protocol::<PciRootBridgeIo>(
+                boot::OpenProtocolParams {
+                    handle,
+                    agent: boot::image_handle(),
+                    controller: None,
+                },
+                boot::OpenProtocolAttributes::GetProtocol,
+            )
+        }) else {
+            continue;
+        };
+        if rb.segment_nr() != segment {
+            continue;
+        }
+        for (i, byte) in buf.iter_mut().enumerate() {
+            let Ok(reg) = u32::try_from(usize::from(offset) + i) else {
+                break;
+            };
+            let mut address = PciIoAddress::new(bus, dev, fun);
+            if reg < 0x100 {
+                address.reg = reg as u8;
+            } else {
+                address.ext_reg = reg;
+            }
+            if let Ok(v) = rb.pci().read_one::<u8>(address) {
+                *byte = v;
+            }
+        }
+        return true;
+    }
+    true
+}
+
+/// No PCI access off UEFI.
+#[cfg(not(target_os = "uefi"))]
+fn pci_read(_busdevfn: u32, _offset: u16, _buf: &mut [u8]) -> bool {
+    false
 }

@@ -128,8 +128,15 @@ fn uuid_text(u: &[u8; 16], mixed_endian: bool) -> String {
 
 /// Reads SMBIOS type 1 through the EFI configuration table (SMBIOS 3 preferred).
 /// Boot services must be active.
-#[cfg(target_os = "uefi")]
 pub fn read_system_info() -> Option<SystemInfo> {
+    let (table, version) = read_table()?;
+    system_info(&table, version)
+}
+
+/// The SMBIOS structure table (a copy) and version, through the EFI configuration table
+/// (SMBIOS 3 preferred), for the `smbios/` settings scope. Boot services must be active.
+#[cfg(target_os = "uefi")]
+pub fn read_table() -> Option<(alloc::vec::Vec<u8>, (u8, u8))> {
     use uefi::table::cfg::ConfigTableEntry;
     let eps = uefi::system::with_config_table(|tables: &[ConfigTableEntry]| {
         [
@@ -164,12 +171,12 @@ pub fn read_system_info() -> Option<SystemInfo> {
     // `address`, identity-mapped firmware memory that lives as long as boot services.
     let table =
         unsafe { core::slice::from_raw_parts(address as *const u8, entry.table_len as usize) };
-    system_info(table, entry.version)
+    Some((table.to_vec(), entry.version))
 }
 
 /// Not on UEFI: there is no SMBIOS to read.
 #[cfg(not(target_os = "uefi"))]
-pub fn read_system_info() -> Option<SystemInfo> {
+pub fn read_table() -> Option<(alloc::vec::Vec<u8>, (u8, u8))> {
     None
 }
 

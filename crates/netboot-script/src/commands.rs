@@ -80,6 +80,19 @@ pub enum HandlerId {
     Shell,
     Show,
     Sleep,
+    Time,
+    Imgset,
+    Autoboot,
+    Sync,
+    Pciscan,
+    Console,
+    Colour,
+    Cpair,
+    Vcreate,
+    Vdestroy,
+    Startpxe,
+    Stoppxe,
+    Pxebs,
 }
 
 impl HandlerId {
@@ -129,6 +142,19 @@ impl HandlerId {
             HandlerId::Shell => shell::<R>,
             HandlerId::Show => show::<R>,
             HandlerId::Sleep => sleep::<R>,
+            HandlerId::Time => time::<R>,
+            HandlerId::Imgset => imgset::<R>,
+            HandlerId::Autoboot => autoboot::<R>,
+            HandlerId::Sync => sync::<R>,
+            HandlerId::Pciscan => pciscan::<R>,
+            HandlerId::Console => console::<R>,
+            HandlerId::Colour => colour::<R>,
+            HandlerId::Cpair => cpair::<R>,
+            HandlerId::Vcreate => vcreate::<R>,
+            HandlerId::Vdestroy => vdestroy::<R>,
+            HandlerId::Startpxe => startpxe::<R>,
+            HandlerId::Stoppxe => stoppxe::<R>,
+            HandlerId::Pxebs => pxebs::<R>,
         }
     }
 }
@@ -247,6 +273,28 @@ const CPUID_OPTS: &[OptSpec] = &[
     OptSpec::flag("ecx", 'c'),
 ];
 const REBOOT_OPTS: &[OptSpec] = &[OptSpec::flag("warm", 'w'), OptSpec::flag("setup", 's')];
+const IMGSET_OPTS: &[OptSpec] = &[
+    OptSpec::flag("keep", 'k'),
+    OptSpec::value("timeout", 't'),
+    OptSpec::flag("quiet", 'q'),
+];
+const CONSOLE_OPTS: &[OptSpec] = &[
+    OptSpec::value("x", 'x'),
+    OptSpec::value("y", 'y'),
+    OptSpec::value("left", 'l'),
+    OptSpec::value("right", 'r'),
+    OptSpec::value("top", 't'),
+    OptSpec::value("bottom", 'b'),
+    OptSpec::value("depth", 'd'),
+    OptSpec::value("picture", 'p'),
+    OptSpec::flag("keep", 'k'),
+];
+const COLOUR_OPTS: &[OptSpec] = &[OptSpec::value("basic", 'b'), OptSpec::value("rgb", 'r')];
+const CPAIR_OPTS: &[OptSpec] = &[
+    OptSpec::value("foreground", 'f'),
+    OptSpec::value("background", 'b'),
+];
+const VCREATE_OPTS: &[OptSpec] = &[OptSpec::value("tag", 't'), OptSpec::value("priority", 'p')];
 
 const FETCH_SYN: &str =
     "[--name <name>] [--timeout <timeout>] [--autofree] [--quiet] <uri|image> [<arguments>...]";
@@ -270,6 +318,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         HandlerId::Prompt,
     ),
     spec("goto", "<label>", NO_OPTS, 1, 1, HandlerId::Goto),
+    spec("time", "<command>", NO_OPTS, 1, MANY, HandlerId::Time),
     spec("exit", "[<status>]", NO_OPTS, 0, 1, HandlerId::Exit),
     spec("shell", "", NO_OPTS, 0, 0, HandlerId::Shell),
     spec("help", "", NO_OPTS, 0, 0, HandlerId::Help),
@@ -300,6 +349,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         1,
         HandlerId::Show,
     ),
+    spec("pciscan", "<setting>", NO_OPTS, 1, 1, HandlerId::Pciscan),
     spec(
         "nslookup",
         "<setting> <name>",
@@ -334,6 +384,30 @@ pub static COMMANDS: &[CommandSpec] = &[
         HandlerId::Choose,
     ),
     spec("login", "", NO_OPTS, 0, 0, HandlerId::Login),
+    spec(
+        "console",
+        "[--x <width>] [--y <height>] [--left <margin>] [--right <margin>] [--top <margin>] [--bottom <margin>] [--depth <bpp>] [--picture <uri>] [--keep]",
+        CONSOLE_OPTS,
+        0,
+        0,
+        HandlerId::Console,
+    ),
+    spec(
+        "colour",
+        "[--basic <colour>] [--rgb <rgb>] <colour>",
+        COLOUR_OPTS,
+        1,
+        1,
+        HandlerId::Colour,
+    ),
+    spec(
+        "cpair",
+        "[--foreground <colour>] [--background <colour>] <cpair>",
+        CPAIR_OPTS,
+        1,
+        1,
+        HandlerId::Cpair,
+    ),
     // Images (§3.2)
     spec(
         "imgfetch",
@@ -419,6 +493,22 @@ pub static COMMANDS: &[CommandSpec] = &[
         HandlerId::Imgextract,
     ),
     spec(
+        "imgset",
+        "[--keep] [--timeout <timeout>] [--quiet] <setting> <uri|image>",
+        IMGSET_OPTS,
+        2,
+        2,
+        HandlerId::Imgset,
+    ),
+    spec(
+        "md4sum",
+        DIGEST_SYN,
+        DIGEST_OPTS,
+        1,
+        MANY,
+        HandlerId::Digest,
+    ),
+    spec(
         "md5sum",
         DIGEST_SYN,
         DIGEST_OPTS,
@@ -494,7 +584,56 @@ pub static COMMANDS: &[CommandSpec] = &[
         MANY,
         HandlerId::Iflinkwait,
     ),
+    spec(
+        "autoboot",
+        IFACES_SYN,
+        NO_OPTS,
+        0,
+        MANY,
+        HandlerId::Autoboot,
+    ),
+    spec(
+        "pxebs",
+        "<interface> <server type>",
+        NO_OPTS,
+        2,
+        2,
+        HandlerId::Pxebs,
+    ),
     spec("route", "", NO_OPTS, 0, 0, HandlerId::Route),
+    spec(
+        "vcreate",
+        "--tag <tag> [--priority <priority>] <trunk interface>",
+        VCREATE_OPTS,
+        1,
+        1,
+        HandlerId::Vcreate,
+    ),
+    spec(
+        "vdestroy",
+        "<interface>",
+        NO_OPTS,
+        1,
+        1,
+        HandlerId::Vdestroy,
+    ),
+    spec(
+        "sync",
+        "[--timeout <timeout>]",
+        TIMEOUT_OPTS,
+        0,
+        0,
+        HandlerId::Sync,
+    ),
+    spec(
+        "startpxe",
+        "[<interface>]",
+        NO_OPTS,
+        0,
+        1,
+        HandlerId::Startpxe,
+    ),
+    spec("stoppxe", "", NO_OPTS, 0, 0, HandlerId::Stoppxe),
     spec("ntp", "<server>", NO_OPTS, 1, 1, HandlerId::Ntp),
     spec(
         "ping",
@@ -780,7 +919,7 @@ fn inc<R: Runtime>(_: &mut Interpreter, rt: &mut R, inv: &Invocation<'_>) -> Res
         None => 1,
     };
     let explicit = SettingName::parse(name).map_err(Error::from)?.ty;
-    let found = rt.settings().lookup(name).ok().flatten();
+    let found = rt.lookup_setting(name).ok().flatten();
     let (ty, value) = match found {
         Some(f) => (f.ty, f.ty.numeric(&f.value)),
         None => (explicit.unwrap_or(SettingType::Int32), 0),
@@ -797,8 +936,7 @@ fn inc<R: Runtime>(_: &mut Interpreter, rt: &mut R, inv: &Invocation<'_>) -> Res
 fn show<R: Runtime>(_: &mut Interpreter, rt: &mut R, inv: &Invocation<'_>) -> Result<(), Error> {
     let name = &inv.parsed.args[0];
     let found = rt
-        .settings()
-        .lookup(name)
+        .lookup_setting(name)
         .map_err(Error::from)
         .and_then(|f| f.ok_or(Error::NoSuchSetting(name.clone())));
     match found {
@@ -920,6 +1058,7 @@ fn choose<R: Runtime>(
         default: owned(p.value("default")),
         timeout_ms: int_opt(rt, p, "timeout")?.unwrap_or(0),
         retimeout_ms: int_opt(rt, p, "retimeout")?.unwrap_or(0),
+        palette: interp.palette.clone(),
     };
     let name = p.value("menu");
     let Some(i) = find_menu(interp, name) else {
@@ -1203,6 +1342,7 @@ fn imgextract<R: Runtime>(
 
 fn digest<R: Runtime>(_: &mut Interpreter, rt: &mut R, inv: &Invocation<'_>) -> Result<(), Error> {
     let algorithm = match inv.name {
+        "md4sum" => Digest::Md4,
         "md5sum" => Digest::Md5,
         "sha1sum" => Digest::Sha1,
         "sha224sum" => Digest::Sha224,
@@ -1408,4 +1548,205 @@ fn reboot<R: Runtime>(_: &mut Interpreter, rt: &mut R, inv: &Invocation<'_>) -> 
 
 fn poweroff<R: Runtime>(_: &mut Interpreter, rt: &mut R, _: &Invocation<'_>) -> Result<(), Error> {
     Err(rt.power(PowerRequest::PowerOff))
+}
+
+// ---- time, sync, imgset, pciscan --------------------------------------------------
+
+fn time<R: Runtime>(
+    interp: &mut Interpreter,
+    rt: &mut R,
+    inv: &Invocation<'_>,
+) -> Result<(), Error> {
+    let start = rt.now_ms();
+    let rc = interp.execute(rt, &inv.parsed.args);
+    let tenths = rt.now_ms().saturating_sub(start) / 100;
+    rt.print(&format!("{}: {}.{}s\n", inv.name, tenths / 10, tenths % 10));
+    rc
+}
+
+fn sync<R: Runtime>(_: &mut Interpreter, rt: &mut R, inv: &Invocation<'_>) -> Result<(), Error> {
+    let timeout = int_opt(rt, &inv.parsed, "timeout")?.unwrap_or(0);
+    rt.sync(timeout).inspect_err(|e| {
+        if !matches!(e, Error::NotSupported(_)) {
+            rt.print(&format!("Operations did not complete: {e}\n"));
+        }
+    })
+}
+
+fn imgset<R: Runtime>(_: &mut Interpreter, rt: &mut R, inv: &Invocation<'_>) -> Result<(), Error> {
+    let p = &inv.parsed;
+    let name = &p.args[0];
+    SettingName::parse(name).map_err(Error::from)?;
+    let opts = ImageOpts {
+        name: None,
+        timeout_ms: int_opt(rt, p, "timeout")?.unwrap_or(0),
+        autofree: false,
+        quiet: p.flag("quiet"),
+    };
+    let id = acquire(rt, &p.args[1], &opts)?;
+    let raw = rt
+        .images()
+        .get(id)
+        .map(|i| i.data.as_ref().to_vec())
+        .unwrap_or_default();
+    // The bytes as they are, typed like `set` types the name (default `string`).
+    let rc = rt.settings().set_raw(name, raw).map_err(|e| {
+        let e = Error::from(e);
+        rt.print(&format!("Could not store \"{name}\": {e}\n"));
+        e
+    });
+    if !p.flag("keep") {
+        rt.images().unregister(id);
+    }
+    rc
+}
+
+/// The end of `pciscan`'s iteration: `ENOENT`, as in iPXE (nothing is printed).
+fn pciscan_end() -> Error {
+    Error::platform(crate::Posix::Enoent, 31, "pciscan: no more PCI devices")
+}
+
+fn pciscan<R: Runtime>(_: &mut Interpreter, rt: &mut R, inv: &Invocation<'_>) -> Result<(), Error> {
+    let name = &inv.parsed.args[0];
+    let explicit = SettingName::parse(name).map_err(Error::from)?;
+    // Not set yet: start at 0000:00:00.0; set: after the location it holds.
+    let from = match rt.lookup_setting(name).ok().flatten() {
+        None => 0,
+        Some(f) => {
+            let prev = f.ty.numeric(&f.value) as u64;
+            match u32::try_from(prev.saturating_add(1)) {
+                Ok(next) => next,
+                Err(_) => return Err(pciscan_end()),
+            }
+        }
+    };
+    let Some(found) = rt.pci_next(from)? else {
+        // Past the last device: the iterator's end, ENOENT, silently as in iPXE.
+        return Err(pciscan_end());
+    };
+    let ty = explicit.ty.unwrap_or(SettingType::Uint16);
+    store_text(rt, &with_default_type(name, ty), &format!("{found}"))
+}
+
+// ---- console ------------------------------------------------------------------------
+
+fn console<R: Runtime>(_: &mut Interpreter, rt: &mut R, inv: &Invocation<'_>) -> Result<(), Error> {
+    let p = &inv.parsed;
+    let opts = crate::runtime::ConsoleOptions {
+        width: int_opt(rt, p, "x")?,
+        height: int_opt(rt, p, "y")?,
+        margins: [
+            int_opt(rt, p, "left")?,
+            int_opt(rt, p, "right")?,
+            int_opt(rt, p, "top")?,
+            int_opt(rt, p, "bottom")?,
+        ],
+        depth: int_opt(rt, p, "depth")?,
+        picture: owned(p.value("picture")),
+    };
+    rt.console(&opts).inspect_err(|e| {
+        if !matches!(e, Error::NotSupported(_)) {
+            rt.print(&format!("Could not configure console: {e}\n"));
+        }
+    })
+}
+
+fn colour<R: Runtime>(
+    interp: &mut Interpreter,
+    rt: &mut R,
+    inv: &Invocation<'_>,
+) -> Result<(), Error> {
+    let p = &inv.parsed;
+    let index = int_arg(rt, &p.args[0])?;
+    let basic = int_opt(rt, p, "basic")?.unwrap_or(u64::from(crate::menu::COLOUR_DEFAULT));
+    let rgb = int_opt(rt, p, "rgb")?;
+    interp
+        .palette
+        .define_colour(index, basic, rgb)
+        .inspect_err(|e| rt.print(&format!("Could not define colour: {e}\n")))
+}
+
+fn cpair<R: Runtime>(
+    interp: &mut Interpreter,
+    rt: &mut R,
+    inv: &Invocation<'_>,
+) -> Result<(), Error> {
+    let p = &inv.parsed;
+    let index = int_arg(rt, &p.args[0])?;
+    let default = u64::from(crate::menu::COLOUR_DEFAULT);
+    let fg = int_opt(rt, p, "foreground")?.unwrap_or(default);
+    let bg = int_opt(rt, p, "background")?.unwrap_or(default);
+    interp
+        .palette
+        .define_pair(index, fg, bg)
+        .inspect_err(|e| rt.print(&format!("Could not define colour pair: {e}\n")))
+}
+
+// ---- autoboot, pxebs, VLANs, PXE API ------------------------------------------------
+
+fn autoboot<R: Runtime>(
+    interp: &mut Interpreter,
+    rt: &mut R,
+    inv: &Invocation<'_>,
+) -> Result<(), Error> {
+    rt.autoboot(interp, &inv.parsed.args)
+}
+
+fn pxebs<R: Runtime>(_: &mut Interpreter, rt: &mut R, inv: &Invocation<'_>) -> Result<(), Error> {
+    let args = &inv.parsed.args;
+    let server_type = int_arg(rt, &args[1])?;
+    let server_type = u16::try_from(server_type).map_err(|_| {
+        let e = Error::OutOfRange("PXE server type (0-65535)");
+        rt.print(&format!("{e}\n"));
+        e
+    })?;
+    let Some(dev) = rt.resolve_interface(&args[0]) else {
+        rt.print(&format!("No such interface: {}\n", args[0]));
+        return Err(Error::NoSuchInterface(args[0].clone()));
+    };
+    rt.pxebs(&dev, server_type)
+}
+
+fn vcreate<R: Runtime>(_: &mut Interpreter, rt: &mut R, inv: &Invocation<'_>) -> Result<(), Error> {
+    let p = &inv.parsed;
+    let Some(tag) = int_opt(rt, p, "tag")? else {
+        let mut out = String::new();
+        crate::options::write_usage(
+            &mut out,
+            crate::options::Usage {
+                name: inv.name,
+                synopsis: "--tag <tag> [--priority <priority>] <trunk interface>",
+            },
+        );
+        rt.print(&out);
+        return Err(Error::ArgumentCount(inv.name.to_string()));
+    };
+    let priority = int_opt(rt, p, "priority")?.unwrap_or(0);
+    let (Ok(tag @ 1..=4094), Ok(priority @ 0..=7)) = (u16::try_from(tag), u8::try_from(priority))
+    else {
+        let e = Error::OutOfRange("VLAN tag (1-4094) or priority (0-7)");
+        rt.print(&format!("{e}\n"));
+        return Err(e);
+    };
+    rt.vcreate(&p.args[0], tag, priority)
+}
+
+fn vdestroy<R: Runtime>(
+    _: &mut Interpreter,
+    rt: &mut R,
+    inv: &Invocation<'_>,
+) -> Result<(), Error> {
+    rt.vdestroy(&inv.parsed.args[0])
+}
+
+fn startpxe<R: Runtime>(
+    _: &mut Interpreter,
+    rt: &mut R,
+    inv: &Invocation<'_>,
+) -> Result<(), Error> {
+    rt.startpxe(inv.parsed.args.first().map(String::as_str))
+}
+
+fn stoppxe<R: Runtime>(_: &mut Interpreter, rt: &mut R, _: &Invocation<'_>) -> Result<(), Error> {
+    rt.stoppxe()
 }

@@ -170,6 +170,8 @@ pub enum Error {
     NoCurrentImage,
     /// The runtime does not implement the command on this platform.
     NotSupported(&'static str),
+    /// A number outside the range the command accepts (e.g. a colour index above 7).
+    OutOfRange(&'static str),
     /// A failure reported by the platform through [`crate::Runtime`].
     Platform {
         /// Stable numeric code (iPXE layout; see [`Error::platform`]).
@@ -204,6 +206,7 @@ impl Error {
             | Error::MissingOptionArgument { .. }
             | Error::UnexpectedOptionArgument { .. }
             | Error::InvalidInteger(_)
+            | Error::OutOfRange(_)
             | Error::UnterminatedContinuation { .. } => Posix::Einval,
             Error::ArgumentCount(_) | Error::NotEqual => Posix::Erange,
             Error::HelpShown(_) | Error::Canceled => Posix::Ecanceled,
@@ -222,6 +225,7 @@ impl Error {
                 SettingsError::UnknownType(_) => Posix::Enotsup,
                 SettingsError::NoSuchBlock(_) => Posix::Enodev,
                 SettingsError::ExpansionLoop => Posix::Eloop,
+                SettingsError::ReadOnly(_) => Posix::Eacces,
                 _ => Posix::Einval,
             },
             Error::Exit(_) => return None,
@@ -241,6 +245,7 @@ impl Error {
             Error::UnexpectedOptionArgument { .. } => (Posix::Einval, 3),
             Error::InvalidInteger(_) => (Posix::Einval, 4),
             Error::UnterminatedContinuation { .. } => (Posix::Einval, 5),
+            Error::OutOfRange(_) => (Posix::Einval, 6),
             Error::ArgumentCount(_) => (Posix::Erange, 1),
             Error::NotEqual => (Posix::Erange, 2),
             Error::HelpShown(_) => (Posix::Ecanceled, 1),
@@ -393,6 +398,7 @@ impl fmt::Display for Error {
             Error::NestingTooDeep => f.write_str("scripts nested too deeply")?,
             Error::NoCurrentImage => f.write_str("no image is running")?,
             Error::NotSupported(what) => write!(f, "{what}: not supported on this platform")?,
+            Error::OutOfRange(what) => write!(f, "{what}: value out of range")?,
             Error::Platform { message, .. } => f.write_str(message)?,
         }
         if let Some(hint) = self.hint() {

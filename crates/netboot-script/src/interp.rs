@@ -12,7 +12,7 @@ use netboot_core::settings::{SettingName, SettingType};
 use crate::commands::{self, Invocation};
 use crate::image::{ImageId, ImageKind};
 use crate::lineedit::History;
-use crate::menu::Menu;
+use crate::menu::{Menu, Palette};
 use crate::options::{Usage, parse_options};
 use crate::parse::{Body, Connector, Line, Script};
 use crate::runtime::{LineRequest, Runtime};
@@ -50,6 +50,7 @@ pub struct Interpreter {
     pub(crate) history: History,
     pub(crate) depth: usize,
     pub(crate) replacement: Option<ImageId>,
+    pub(crate) palette: Palette,
 }
 
 impl Default for Interpreter {
@@ -68,12 +69,18 @@ impl Interpreter {
             history: History::default(),
             depth: 0,
             replacement: None,
+            palette: Palette::default(),
         }
     }
 
     /// The menus defined so far (`menu`/`item`).
     pub fn menus(&self) -> &[Menu] {
         &self.menus
+    }
+
+    /// The colours set with `colour` and `cpair`, which menus are drawn with.
+    pub fn palette(&self) -> &Palette {
+        &self.palette
     }
 
     /// Runs script bytes as a top-level script (an embedded script, `<CMDLINE>`, EFI load
@@ -208,7 +215,7 @@ impl Interpreter {
         }
         let mut argv = Vec::with_capacity(tokens.len());
         for t in tokens {
-            match rt.settings().expand(t) {
+            match rt.expand(t) {
                 Ok(v) => argv.push(v),
                 Err(e) => {
                     // iPXE abandons the line when expansion fails.

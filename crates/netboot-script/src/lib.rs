@@ -41,6 +41,7 @@
 extern crate alloc;
 
 pub mod commands;
+pub mod digest;
 mod error;
 pub mod image;
 mod interp;

@@ -110,7 +110,9 @@ const PROVIDED: &[&str] = &[
 ];
 
 /// Commands that store into the setting named by their first positional argument.
-const STORES_FIRST: &[&str] = &["set", "read", "inc", "clear", "choose"];
+const STORES_FIRST: &[&str] = &[
+    "set", "read", "inc", "clear", "choose", "imgset", "pciscan", "nslookup",
+];
 
 /// Checks a script and returns the findings, ordered by line.
 pub fn check(bytes: &[u8]) -> Vec<Diagnostic> {
@@ -167,9 +169,16 @@ pub fn check(bytes: &[u8]) -> Vec<Diagnostic> {
             unreachable_from = None;
         }
         for command in commands {
-            let Some((name, args)) = command.tokens.split_first() else {
+            let Some((mut name, mut args)) = command.tokens.split_first() else {
                 continue;
             };
+            // `time <command…>` runs the command: check that instead.
+            while name == "time"
+                && let Some((inner, rest)) = args.split_first()
+                && !inner.starts_with('-')
+            {
+                (name, args) = (inner, rest);
+            }
             for token in &command.tokens {
                 collect_reads(token, line.number, &mut reads);
             }
@@ -377,6 +386,25 @@ mod tests {
             .collect();
         assert_eq!(unset.len(), 1, "{found:?}");
         assert!(unset[0].2.contains("nosuch"));
+    }
+
+    #[test]
+    fn knows_the_newer_commands() {
+        let clean = "#!ipxe\ntime sleep 1\nimgset --keep blob http://x/y\necho ${blob}\n\
+                     pciscan loc\necho ${pci/${loc}.0.2}\nsync --timeout 100\n\
+                     colour --rgb 0xff0000 1\ncpair --foreground 7 --background 1 2\n\
+                     console\nautoboot net0\nmd4sum x\nvcreate --tag 5 net0\nstartpxe\n\
+                     pxebs net0 0\n";
+        assert_eq!(messages(clean), Vec::new());
+        let found = messages("#!ipxe\ntime echoo hi\nsync --nosuch\ncpair\nimgset onlyone\n");
+        for line in 2..=5 {
+            assert!(
+                found
+                    .iter()
+                    .any(|(l, s, _)| *l == line && *s == Severity::Error),
+                "line {line}: {found:?}"
+            );
+        }
     }
 
     #[test]

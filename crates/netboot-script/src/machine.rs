@@ -12,8 +12,8 @@
 
 use crate::image::{Image, ImageKind, ImageRegistry, ImageType};
 use crate::runtime::{
-    CpuidQuery, Digest, FetchRequest, Fetched, IfconfOptions, ParamOptions, ParamsOptions,
-    PingOptions, PowerRequest,
+    CpuidQuery, FetchRequest, Fetched, IfconfOptions, ParamOptions, ParamsOptions, PingOptions,
+    PowerRequest,
 };
 use crate::{Error, Interpreter, Posix, Runtime};
 use alloc::format;
@@ -27,7 +27,9 @@ use netboot_core::proto::dhcp::{ClientArch, DhcpConfig, Lease};
 use netboot_core::proto::http::{Method, form_urlencode};
 use netboot_core::proto::ntp::NtpTime;
 use netboot_core::proto::ping::{MAX_PAYLOAD, PingEvent};
-use netboot_core::settings::{SettingName, SettingType, Settings};
+use netboot_core::settings::{
+    FoundSetting, Hardware, SettingName, SettingType, Settings, SettingsError,
+};
 use netboot_core::uri::{Uri, pxe_uri};
 
 /// Largest image accepted by default (4 GiB); a hostile server cannot exhaust memory
@@ -86,8 +88,11 @@ pub struct Machine<P: Platform> {
     shell_on_failure: bool,
     /// Request-parameter lists (`params`, `param`), newest last.
     param_lists: Vec<ParamList>,
-    /// The wall clock, once `ntp` has set it: `${unixtime}` is derived from it.
+    /// The wall clock, from the platform's real-time clock at start-up or from `ntp`:
+    /// `${unixtime}` is derived from it.
     clock: Option<NtpTime>,
+    /// The SMBIOS structure table and version, for the `smbios/` scope.
+    smbios: Option<(Vec<u8>, (u8, u8))>,
 }
 
 /// A request-parameter list (iPXE's `struct parameters`).
@@ -156,6 +161,13 @@ impl<P: Platform> Machine<P> {
             let _ = settings.set(&name, &value);
         }
         let now = platform.now_ms();
+        let clock = platform.unix_time().map(|secs| NtpTime {
+            unix_ms: secs.saturating_mul(1000),
+            at: now,
+            delay_ms: 0,
+            stratum: 0,
+        });
+        let smbios = platform.smbios_table();
         let mut nets = Vec::new();
         for (i, (mac, nic)) in platform.take_nics().into_iter().enumerate() {
             let name = format!("net{i}");
@@ -172,7 +184,8 @@ impl<P: Platform> Machine<P> {
             prompt_ms: 0,
             shell_on_failure: false,
             param_lists: Vec::new(),
-            clock: None,
+            clock,
+            smbios,
         }
     }
 
@@ -225,6 +238,22 @@ impl<P: Platform> Machine<P> {
         }
     }
 
+    /// Runs text line by line as the shell does (labels are not labels, `goto` has no
+    /// script, `exit` ends only its line): what `netboot-sim run --lines` and the
+    /// compatibility suite's `#@top` scripts do. Returns the status of the last line;
+    /// a failure there is printed as [`Machine::run`] prints one.
+    pub fn run_lines(&mut self, text: &[u8]) -> u32 {
+        let mut interp = Interpreter::new();
+        let mut rc = Ok(());
+        for line in String::from_utf8_lossy(text).lines() {
+            rc = interp.run_line(self, line);
+        }
+        if let Err(e) = &rc {
+            self.print(&format!("{e}\n"));
+        }
+        Self::status(rc)
+    }
+
     fn status(result: Result<(), Error>) -> u32 {
         result.err().map_or(0, |e| e.code())
     }
@@ -248,6 +277,11 @@ impl<P: Platform> Machine<P> {
     /// boots ends it.
     fn autoboot(&mut self, interp: &mut Interpreter) -> Result<(), Error> {
         let names: Vec<String> = self.nets.iter().map(|n| n.name().to_string()).collect();
+        self.autoboot_on(interp, names)
+    }
+
+    /// [`Machine::autoboot`] on the named devices, in order.
+    fn autoboot_on(&mut self, interp: &mut Interpreter, names: Vec<String>) -> Result<(), Error> {
         if names.is_empty() {
             return Err(Error::platform(
                 Posix::Enodev,
@@ -373,7 +407,21 @@ impl<P: Platform> Machine<P> {
     }
 
     /// Keeps `${unixtime}` current once `ntp` has set the clock.
+    /// `set unixtime N` sets the clock (§4.7): the value written outside `builtin` is
+    /// taken as the new time and removed, so `${unixtime}` keeps following the clock.
     fn refresh_unixtime(&mut self) {
+        if let Ok(Some(written)) = self.settings.lookup("unixtime")
+            && written.block != "builtin"
+        {
+            let secs = written.ty.numeric(&written.value) as u64 & 0xffff_ffff;
+            let _ = self.settings.clear(&format!("{}/unixtime", written.block));
+            self.clock = Some(NtpTime {
+                unix_ms: secs * 1000,
+                at: self.platform.now_ms(),
+                delay_ms: 0,
+                stratum: 0,
+            });
+        }
         let Some(clock) = self.clock else {
             return;
         };
@@ -383,6 +431,31 @@ impl<P: Platform> Machine<P> {
             let raw = (secs as u32).to_be_bytes().to_vec();
             self.settings.store(&name, SettingType::Uint32, raw);
         }
+    }
+
+    /// A fetch the platform answers itself ([`Platform::local_file`]), with the same
+    /// progress line as a download; `None` if the platform leaves it to the network.
+    fn local_file(
+        &mut self,
+        req: &FetchRequest<'_>,
+        uri: Option<&Uri>,
+    ) -> Option<Result<Fetched<Vec<u8>>, Error>> {
+        let key = uri.map_or_else(|| req.uri.to_string(), ToString::to_string);
+        let result = self.platform.local_file(&key)?;
+        if !req.quiet {
+            let shown = uri.map_or_else(|| req.uri.to_string(), Uri::redacted);
+            self.print(&format!("{shown}... "));
+        }
+        let result = result
+            .map(|data| Fetched { data, uri: key })
+            .map_err(|e| Error::platform(Posix::Enoent, (e.code & 0x1f) as u8, e.message));
+        if !req.quiet {
+            match &result {
+                Ok(_) => self.print("ok\n"),
+                Err(e) => self.print(&format!("{e}\n")),
+            }
+        }
+        Some(result)
     }
 
     /// The device downloads go through: the first configured one.
@@ -460,6 +533,64 @@ impl<P: Platform> Waiter for PlatformWaiter<'_, P> {
         self.shown = true;
         let _ = write!(self.platform.console(), "{back}{text}");
     }
+}
+
+/// The platform as the settings' [`Hardware`]: SMBIOS from the table read at start-up,
+/// PCI through the platform, CPUID from the processor.
+struct PlatformHardware<'a, P: Platform> {
+    platform: &'a mut P,
+    smbios: Option<&'a (Vec<u8>, (u8, u8))>,
+}
+
+impl<P: Platform> Hardware for PlatformHardware<'_, P> {
+    fn smbios(&mut self) -> Option<(&[u8], (u8, u8))> {
+        self.smbios.map(|(t, v)| (t.as_slice(), *v))
+    }
+
+    fn pci_read(&mut self, busdevfn: u32, offset: u16, buf: &mut [u8]) -> bool {
+        self.platform.pci_read(busdevfn, offset, buf)
+    }
+}
+
+/// How long `sync` waits without a timeout: the network must be quiet well before this.
+const SYNC_CAP_MS: u64 = 10_000;
+/// How long without network activity counts as "nothing pending" for `sync`.
+const SYNC_QUIET_MS: u64 = 200;
+
+/// The next PCI function at or after `from` (segment 0: 256 buses × 32 devices × 8
+/// functions), reading vendor IDs and, on function 0, the multi-function bit of the
+/// header type; `Err` if there is no configuration access at all.
+fn pci_find_next(
+    from: u32,
+    mut read: impl FnMut(u32, u16, &mut [u8]) -> bool,
+) -> Result<Option<u32>, Error> {
+    let mut bdf = from;
+    while bdf <= 0xffff {
+        let function0 = bdf & !7;
+        let mut header = [0u8; 1];
+        let mut vendor = [0u8; 2];
+        if !read(function0, 0, &mut vendor) {
+            return Err(Error::NotSupported("pciscan"));
+        }
+        if matches!(u16::from_le_bytes(vendor), 0xffff | 0) {
+            bdf = function0 + 8; // no function 0: no device
+            continue;
+        }
+        if bdf & 7 != 0 {
+            let _ = read(function0, 0x0e, &mut header);
+            if header[0] & 0x80 == 0 {
+                bdf = function0 + 8; // single-function device
+                continue;
+            }
+            let _ = read(bdf, 0, &mut vendor);
+            if matches!(u16::from_le_bytes(vendor), 0xffff | 0) {
+                bdf += 1;
+                continue;
+            }
+        }
+        return Ok(Some(bdf));
+    }
+    Ok(None)
 }
 
 fn core_error(e: CoreError) -> Error {
@@ -578,12 +709,14 @@ impl<P: Platform> Runtime for Machine<P> {
     fn fetch(&mut self, req: &FetchRequest<'_>) -> Result<Fetched<Vec<u8>>, Error> {
         let invalid =
             |e: netboot_core::uri::UriError| Error::platform(Posix::Einval, 6, e.to_string());
-        let uri = match req.cwuri {
-            Some(base) => Uri::parse(base)
-                .and_then(|b| b.resolve(req.uri))
-                .map_err(invalid)?,
-            None => Uri::parse(req.uri).map_err(invalid)?,
+        let parsed = match req.cwuri {
+            Some(base) => Uri::parse(base).and_then(|b| b.resolve(req.uri)),
+            None => Uri::parse(req.uri),
         };
+        if let Some(result) = self.local_file(req, parsed.as_ref().ok()) {
+            return result;
+        }
+        let uri = parsed.map_err(invalid)?;
         let index = self.routed_device()?;
         // `##params[=name]`: a list that does not exist is ignored, as in iPXE.
         let options = match uri.params() {
@@ -675,19 +808,6 @@ impl<P: Platform> Runtime for Machine<P> {
         self.platform
             .boot(&request, &mut self.nets)
             .map_err(|e| Error::platform(Posix::Enoexec, (e.code & 0x1f) as u8, e.message))
-    }
-
-    fn digest(&mut self, algorithm: Digest, data: &[u8]) -> Result<Vec<u8>, Error> {
-        use sha2::Digest as _;
-        Ok(match algorithm {
-            Digest::Sha256 => sha2::Sha256::digest(data).to_vec(),
-            Digest::Sha224 => sha2::Sha224::digest(data).to_vec(),
-            Digest::Sha384 => sha2::Sha384::digest(data).to_vec(),
-            Digest::Sha512 => sha2::Sha512::digest(data).to_vec(),
-            Digest::Sha1 | Digest::Md5 => {
-                return Err(Error::NotSupported("md5sum and sha1sum (use sha256sum)"));
-            }
-        })
     }
 
     fn interfaces(&mut self) -> Vec<String> {
@@ -1036,11 +1156,286 @@ impl<P: Platform> Runtime for Machine<P> {
         let e = self.platform.power(action);
         Error::platform(Posix::Enotsup, 7, e.message)
     }
+
+    fn expand(&mut self, text: &str) -> Result<String, SettingsError> {
+        self.refresh_unixtime();
+        let mut hw = PlatformHardware {
+            platform: &mut self.platform,
+            smbios: self.smbios.as_ref(),
+        };
+        self.settings.expand_with(text, &mut hw)
+    }
+
+    fn lookup_setting(&mut self, name: &str) -> Result<Option<FoundSetting>, SettingsError> {
+        self.refresh_unixtime();
+        let mut hw = PlatformHardware {
+            platform: &mut self.platform,
+            smbios: self.smbios.as_ref(),
+        };
+        self.settings.lookup_with(name, &mut hw)
+    }
+
+    fn autoboot(&mut self, interp: &mut Interpreter, ifaces: &[String]) -> Result<(), Error> {
+        let names = if ifaces.is_empty() {
+            self.interfaces()
+        } else {
+            let mut names = Vec::new();
+            for name in ifaces {
+                match self.resolve_interface(name) {
+                    Some(dev) => names.push(dev),
+                    None => {
+                        self.print(&format!("No such interface: {name}\n"));
+                        return Err(Error::NoSuchInterface(name.clone()));
+                    }
+                }
+            }
+            names
+        };
+        self.autoboot_on(interp, names)
+    }
+
+    fn sync(&mut self, timeout_ms: u64) -> Result<(), Error> {
+        // Pending operations are frames smoltcp still has to exchange (a TCP close's
+        // FIN/ACK, retransmissions): done when the interfaces have been quiet a while.
+        let start = self.platform.now_ms();
+        let limit = if timeout_ms == 0 {
+            SYNC_CAP_MS
+        } else {
+            timeout_ms
+        };
+        if self.nets.is_empty() {
+            return Ok(());
+        }
+        // A short timeout shortens the quiet period it takes to count as done.
+        let quiet = SYNC_QUIET_MS.min(limit);
+        let mut last_activity = start;
+        loop {
+            let now = self.platform.now_ms();
+            let mut busy = false;
+            for n in &mut self.nets {
+                busy |= n.poll(now);
+            }
+            if busy {
+                last_activity = now;
+            }
+            if now.saturating_sub(last_activity) >= quiet {
+                return Ok(());
+            }
+            if now.saturating_sub(start) >= limit {
+                return Err(Error::platform(
+                    Posix::Etimedout,
+                    18,
+                    format!(
+                        "the network was still busy after {limit} ms (a peer keeps sending; \
+                         try a longer --timeout)"
+                    ),
+                ));
+            }
+            if self.platform.console().poll_key() == Some(Key::CTRL_C) {
+                return Err(Error::Canceled);
+            }
+            self.platform.idle(1);
+        }
+    }
+
+    fn pxebs(&mut self, iface: &str, server_type: u16) -> Result<(), Error> {
+        let e = Error::platform(
+            Posix::Enotsup,
+            19,
+            format!(
+                "pxebs {iface} {server_type}: PXE boot-server discovery is not supported yet \
+                 (hint: a ProxyDHCP server's boot file is used by dhcp/autoboot; or chain the \
+                 boot server's file directly)"
+            ),
+        );
+        self.print(&format!("{e}\n"));
+        Err(e)
+    }
+
+    fn pci_next(&mut self, from: u32) -> Result<Option<u32>, Error> {
+        let platform = &mut self.platform;
+        pci_find_next(from, |bdf, offset, buf| platform.pci_read(bdf, offset, buf))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A machine without NICs: a clock that idling advances, a console that records,
+    /// an RTC, an SMBIOS table, two PCI functions and one served file.
+    struct FakePlatform {
+        now: u64,
+        out: String,
+    }
+
+    impl core::fmt::Write for FakePlatform {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            self.out.push_str(s);
+            Ok(())
+        }
+    }
+
+    impl netboot_core::platform::Console for FakePlatform {
+        fn poll_key(&mut self) -> Option<Key> {
+            None
+        }
+    }
+
+    impl Platform for FakePlatform {
+        type Nic = smoltcp::phy::Loopback;
+        fn name(&self) -> &'static str {
+            "fake"
+        }
+        fn client_arch(&self) -> u16 {
+            7
+        }
+        fn console(&mut self) -> &mut dyn netboot_core::platform::Console {
+            self
+        }
+        fn now_ms(&self) -> u64 {
+            self.now
+        }
+        fn idle(&mut self, ms: u64) {
+            self.now += ms.max(1);
+        }
+        fn take_nics(&mut self) -> Vec<([u8; 6], smoltcp::phy::Loopback)> {
+            Vec::new()
+        }
+        fn boot(
+            &mut self,
+            _: &BootRequest<'_>,
+            _: &mut [NetDevice<smoltcp::phy::Loopback>],
+        ) -> Result<(), netboot_core::platform::PlatformError> {
+            unreachable!("the tests boot nothing")
+        }
+        fn power(&mut self, _: PowerAction) -> netboot_core::platform::PlatformError {
+            netboot_core::platform::PlatformError {
+                code: 1,
+                message: "no power control".into(),
+            }
+        }
+        fn unix_time(&mut self) -> Option<u64> {
+            Some(1_000_000)
+        }
+        fn smbios_table(&mut self) -> Option<(Vec<u8>, (u8, u8))> {
+            // Type 1 with manufacturer string 1, then end-of-table.
+            let mut t = alloc::vec![1u8, 5, 0, 0, 1];
+            t.extend_from_slice(b"Fake Inc\0\0");
+            t.extend_from_slice(&[127, 4, 0, 0, 0, 0]);
+            Some((t, (3, 0)))
+        }
+        fn pci_read(&mut self, busdevfn: u32, offset: u16, buf: &mut [u8]) -> bool {
+            buf.fill(0xff);
+            if matches!(busdevfn, 0x0000 | 0x0018) && offset == 0 {
+                let id = [0x86, 0x80, 0x0e, 0x10];
+                let n = buf.len().min(4);
+                buf[..n].copy_from_slice(&id[..n]);
+            }
+            if offset == 0x0e {
+                buf.fill(0); // single-function
+            }
+            true
+        }
+        fn local_file(
+            &mut self,
+            uri: &str,
+        ) -> Option<Result<Vec<u8>, netboot_core::platform::PlatformError>> {
+            Some(match uri {
+                "http://192.0.2.1/abc" => Ok(b"abc".to_vec()),
+                _ => Err(netboot_core::platform::PlatformError {
+                    code: 1,
+                    message: "No such file or directory".into(),
+                }),
+            })
+        }
+    }
+
+    fn run(script: &str) -> (u32, String) {
+        let mut m = Machine::new(FakePlatform {
+            now: 0,
+            out: String::new(),
+        });
+        let status = m.run(Some(script.as_bytes()));
+        let out = core::mem::take(&mut m.platform().out).replace("\r\n", "\n");
+        (status, out)
+    }
+
+    #[test]
+    fn machine_runs_the_platform_dependent_commands() {
+        let (status, out) = run("#!ipxe\n\
+             echo t=${unixtime}\n\
+             time sleep 5\n\
+             echo t=${unixtime}\n\
+             set unixtime 0x10\n\
+             echo t=${unixtime}\n\
+             show unixtime\n\
+             echo m=${smbios/0.1.4.0}\n\
+             pciscan loc\n\
+             echo a=${loc} ${pci/${loc}.0.4}\n\
+             pciscan loc\n\
+             echo b=${loc}\n\
+             pciscan loc || echo end errno=${errno}\n\
+             md5sum http://192.0.2.1/abc\n\
+             sha1sum --set s http://192.0.2.1/abc\n\
+             echo s=${s}\n\
+             md4sum http://192.0.2.1/nosuch || echo errno=${errno}\n\
+             imgset --keep blob http://192.0.2.1/abc\n\
+             echo blob=${blob} ${blob:hex}\n\
+             sync --timeout 10 && echo synced\n\
+             autoboot nosuch || echo errno=${errno}\n\
+             autoboot\n");
+        let want = "t=0xf4240\n\
+             time: 5.0s\n\
+             t=0xf4245\n\
+             t=0x10\n\
+             builtin/unixtime:uint32 = 0x10\n\
+             m=Fake Inc\n\
+             a=0x0 100e8086\n\
+             b=0x18\n\
+             end errno=0x2d40ff00\n\
+             http://192.0.2.1/abc... ok\n\
+             900150983cd24fb0d6963f7d28e17f72  abc\n\
+             http://192.0.2.1/abc... ok\n\
+             s=a9993e364706816aba3e25717850c26c9cd0d89d\n\
+             http://192.0.2.1/nosuch... No such file or directory [0x2d40e100]\n\
+             errno=0x2d40e100\n\
+             http://192.0.2.1/abc... ok\n\
+             blob=abc 61:62:63\n\
+             synced\n\
+             No such interface: nosuch\n\
+             errno=0x2c402100\n\
+             no network devices found [0x2c40e100]\n";
+        assert_eq!(out, want);
+        assert_eq!(status, 0x2c40_e100);
+    }
+
+    #[test]
+    fn pci_scan_finds_functions_in_order() {
+        // 00:00.0 single-function host bridge; 00:1f.0-3 multi-function; 01:00.0.
+        let present = |bdf: u32| matches!(bdf, 0x0000 | 0x00f8..=0x00fb | 0x0100);
+        let read = |bdf: u32, offset: u16, buf: &mut [u8]| {
+            let (vendor, header) = if present(bdf) {
+                (0x8086u16, if bdf & !7 == 0x00f8 { 0x80 } else { 0 })
+            } else {
+                (0xffff, 0xff)
+            };
+            match offset {
+                0 => buf.copy_from_slice(&vendor.to_le_bytes()[..buf.len()]),
+                _ => buf.fill(header),
+            }
+            true
+        };
+        let mut found = Vec::new();
+        let mut from = 0;
+        while let Some(bdf) = pci_find_next(from, read).expect("access") {
+            found.push(bdf);
+            from = bdf + 1;
+        }
+        assert_eq!(found, [0x0000, 0x00f8, 0x00f9, 0x00fa, 0x00fb, 0x0100]);
+        assert!(pci_find_next(0, |_, _, _| false).is_err());
+        assert_eq!(pci_find_next(0x1_0000, read).expect("access"), None);
+    }
 
     #[test]
     fn pxe_boot_programs_are_recognised_by_name() {

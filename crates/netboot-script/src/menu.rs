@@ -90,6 +90,128 @@ pub struct ChooseOptions {
     pub timeout_ms: u64,
     /// `--retimeout` in ms: the timeout after any key (0 = none).
     pub retimeout_ms: u64,
+    /// The colours set with `colour` and `cpair`.
+    pub palette: Palette,
+}
+
+/// Colour-pair indices (§5.5).
+pub mod cpair {
+    /// The default pair.
+    pub const DEFAULT: usize = 0;
+    /// Normal text (menu items).
+    pub const NORMAL: usize = 1;
+    /// The selected item.
+    pub const SELECT: usize = 2;
+    /// Separators (gaps).
+    pub const SEPARATOR: usize = 3;
+    /// Edit boxes.
+    pub const EDIT: usize = 4;
+    /// Alerts.
+    pub const ALERT: usize = 5;
+    /// URLs.
+    pub const URL: usize = 6;
+    /// PXE menus.
+    pub const PXE: usize = 7;
+}
+
+/// The terminal's default colour (`COLOUR_DEFAULT`).
+pub const COLOUR_DEFAULT: u8 = 9;
+/// Number of colours (`colour` indices 0–7: black, red, green, yellow, blue, magenta,
+/// cyan, white) and of colour pairs.
+pub const COLOURS: usize = 8;
+
+/// The colours menus are drawn with, as iPXE's `colour` and `cpair` define them (§5.5):
+/// each colour is an ANSI basic colour (0–7, or 9 for the terminal's default) or a
+/// 24-bit RGB value; each pair is a foreground and a background colour index. Pairs
+/// not defined keep netboot's monochrome rendering (reverse video for the selection,
+/// bold separators), which every terminal shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Palette {
+    /// Per colour index: (basic colour, RGB if defined).
+    colours: [(u8, Option<u32>); COLOURS],
+    /// Per pair index: (foreground, background) colour indices, if defined.
+    pairs: [Option<(u8, u8)>; COLOURS],
+}
+
+impl Default for Palette {
+    fn default() -> Self {
+        let mut colours = [(0, None); COLOURS];
+        for (i, c) in colours.iter_mut().enumerate() {
+            c.0 = i as u8;
+        }
+        Palette {
+            colours,
+            pairs: [None; COLOURS],
+        }
+    }
+}
+
+impl Palette {
+    /// `colour [--basic n] [--rgb 0xRRGGBB] <index>`: colour `index` (0–7) is shown as
+    /// basic ANSI colour `basic` (0–7, 9 = default; default 9), or as `rgb` on terminals
+    /// that take 24-bit colour.
+    pub fn define_colour(&mut self, index: u64, basic: u64, rgb: Option<u64>) -> Result<(), Error> {
+        let slot = usize::try_from(index)
+            .ok()
+            .and_then(|i| self.colours.get_mut(i))
+            .ok_or(Error::OutOfRange("colour index (0-7)"))?;
+        if basic > 9 || basic == 8 {
+            return Err(Error::OutOfRange(
+                "basic colour (0-7, or 9 for the default)",
+            ));
+        }
+        let rgb = match rgb {
+            Some(v) => Some(
+                u32::try_from(v)
+                    .ok()
+                    .filter(|v| *v <= 0xff_ffff)
+                    .ok_or(Error::OutOfRange("RGB colour (0xRRGGBB)"))?,
+            ),
+            None => None,
+        };
+        *slot = (basic as u8, rgb);
+        Ok(())
+    }
+
+    /// `cpair [--foreground c] [--background c] <index>`: pair `index` (0–7) is drawn in
+    /// colours `fg` and `bg` (0–7, 9 = default).
+    pub fn define_pair(&mut self, index: u64, fg: u64, bg: u64) -> Result<(), Error> {
+        let valid = |c: u64| c < COLOURS as u64 || c == u64::from(COLOUR_DEFAULT);
+        if !valid(fg) || !valid(bg) {
+            return Err(Error::OutOfRange("colour (0-7, or 9 for the default)"));
+        }
+        let slot = usize::try_from(index)
+            .ok()
+            .and_then(|i| self.pairs.get_mut(i))
+            .ok_or(Error::OutOfRange("colour pair index (0-7)"))?;
+        *slot = Some((fg as u8, bg as u8));
+        Ok(())
+    }
+
+    /// The SGR sequence that selects pair `index`, if it was defined.
+    pub fn sgr(&self, index: usize) -> Option<String> {
+        let (fg, bg) = (*self.pairs.get(index)?)?;
+        let mut out = String::new();
+        self.colour_sgr(fg, b'3', &mut out);
+        self.colour_sgr(bg, b'4', &mut out);
+        Some(out)
+    }
+
+    fn colour_sgr(&self, colour: u8, which: u8, out: &mut String) {
+        let which = which as char;
+        match self.colours.get(usize::from(colour)) {
+            Some((_, Some(rgb))) => {
+                let [_, r, g, b] = rgb.to_be_bytes();
+                let _ = write!(out, "\x1b[{which}8;2;{r};{g};{b}m");
+            }
+            Some((basic, None)) => {
+                let _ = write!(out, "\x1b[{which}{basic}m");
+            }
+            None => {
+                let _ = write!(out, "\x1b[{which}{COLOUR_DEFAULT}m");
+            }
+        }
+    }
 }
 
 /// What the caller should do after feeding the session an event.
@@ -121,6 +243,7 @@ pub struct MenuSession<'a> {
     retimeout_ms: u64,
     deadline: Option<u64>,
     shown_secs: Option<u64>,
+    palette: Palette,
 }
 
 impl<'a> MenuSession<'a> {
@@ -154,10 +277,16 @@ impl<'a> MenuSession<'a> {
             retimeout_ms,
             deadline: (timeout_ms > 0).then(|| now.saturating_add(timeout_ms)),
             shown_secs: None,
+            palette: Palette::default(),
         };
         s.fix_scroll();
         s.shown_secs = s.remaining_secs(now);
         Ok(s)
+    }
+
+    /// Draws with the colours of `palette` (`colour`/`cpair`) from now on.
+    pub fn set_palette(&mut self, palette: Palette) {
+        self.palette = palette;
     }
 
     /// Index of the selected item.
@@ -273,6 +402,9 @@ impl<'a> MenuSession<'a> {
     /// `...` markers when the list scrolls, the selected row in reverse video with the
     /// countdown `(N)` at its right.
     pub fn render(&self, out: &mut String, now: u64) {
+        if let Some(sgr) = self.palette.sgr(cpair::NORMAL) {
+            out.push_str(&sgr);
+        }
         out.push_str("\x1b[2J");
         let title: String = self.menu.title.chars().take(MENU_COLS).collect();
         let col = (MENU_COLS - title.chars().count()) / 2 + 1;
@@ -310,11 +442,28 @@ impl<'a> MenuSession<'a> {
                 text.extend(core::iter::repeat_n(' ', pad));
                 let _ = write!(text, "({count})");
             }
-            let _ = write!(out, "\x1b[7m {text} \x1b[0m");
+            match self.palette.sgr(cpair::SELECT) {
+                Some(sgr) => {
+                    let _ = write!(out, "{sgr}\x1b[1m {text} \x1b[0m");
+                }
+                None => {
+                    let _ = write!(out, "\x1b[7m {text} \x1b[0m");
+                }
+            }
         } else if item.label.is_none() {
-            let _ = write!(out, "\x1b[1m {text} \x1b[0m");
+            match self.palette.sgr(cpair::SEPARATOR) {
+                Some(sgr) => {
+                    let _ = write!(out, "{sgr} {text} \x1b[0m");
+                }
+                None => {
+                    let _ = write!(out, "\x1b[1m {text} \x1b[0m");
+                }
+            }
         } else {
             let _ = write!(out, " {text} ");
+        }
+        if let Some(sgr) = self.palette.sgr(cpair::NORMAL) {
+            out.push_str(&sgr);
         }
     }
 }
@@ -386,6 +535,45 @@ mod tests {
         s.handle_key(keys::KEY_UP, 900);
         assert_eq!(s.tick(1300), MenuEvent::None);
         assert_eq!(s.tick(1400), MenuEvent::Chosen(1));
+    }
+
+    #[test]
+    fn colour_pairs_change_how_menus_are_drawn() {
+        let m = menu();
+        let mut palette = Palette::default();
+        palette.define_pair(2, 7, 1).expect("white on red");
+        palette.define_pair(3, 6, 9).expect("cyan on default");
+        palette
+            .define_colour(1, 1, Some(0x80_00_00))
+            .expect("dark red");
+        let mut s = MenuSession::new(&m, None, 0, 0, 0).expect("items");
+        let mut plain = String::new();
+        s.render(&mut plain, 0);
+        s.set_palette(palette.clone());
+        let mut out = String::new();
+        s.render(&mut out, 0);
+        assert!(
+            plain.contains("\x1b[7m B"),
+            "monochrome by default: {plain:?}"
+        );
+        assert!(!out.contains("\x1b[7m"), "{out:?}");
+        assert!(
+            out.contains("\x1b[37m\x1b[48;2;128;0;0m\x1b[1m B "),
+            "selection in white on the RGB red: {out:?}"
+        );
+        assert!(out.contains("\x1b[36m\x1b[49m head "), "{out:?}");
+        // Pair 1 (normal) undefined: no colour before the clear.
+        assert!(out.starts_with("\x1b[2J"));
+        palette.define_pair(1, 0, 7).expect("black on white");
+        s.set_palette(palette.clone());
+        out.clear();
+        s.render(&mut out, 0);
+        assert!(out.starts_with("\x1b[30m\x1b[47m\x1b[2J"), "{out:?}");
+        assert!(palette.define_pair(8, 0, 0).is_err());
+        assert!(palette.define_pair(0, 8, 0).is_err());
+        assert!(palette.define_colour(8, 0, None).is_err());
+        assert!(palette.define_colour(0, 8, None).is_err());
+        assert!(palette.define_colour(0, 0, Some(0x100_0000)).is_err());
     }
 
     #[test]

@@ -11,9 +11,10 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use netboot_core::platform::Key;
-use netboot_core::settings::Settings;
+use netboot_core::settings::{FoundSetting, Settings, SettingsError};
 
 use crate::Error;
+use crate::Interpreter;
 use crate::image::{Image, ImageRegistry, ImageType};
 use crate::keys;
 use crate::lineedit::{EditEvent, LineEditor};
@@ -46,6 +47,7 @@ pub struct Fetched<B> {
 #[non_exhaustive]
 #[allow(missing_docs)] // The names are the algorithms.
 pub enum Digest {
+    Md4,
     Md5,
     Sha1,
     Sha224,
@@ -148,6 +150,33 @@ pub enum PowerRequest {
     PowerOff,
 }
 
+/// `console` options (§3.4): the framebuffer console's geometry and picture.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConsoleOptions {
+    /// `--x`: width in pixels.
+    pub width: Option<u64>,
+    /// `--y`: height in pixels.
+    pub height: Option<u64>,
+    /// `--left`, `--right`, `--top`, `--bottom`: margins in pixels.
+    pub margins: [Option<u64>; 4],
+    /// `--depth`: colour depth in bits per pixel.
+    pub depth: Option<u64>,
+    /// `--picture`: the background picture (already acquired as an image name).
+    pub picture: Option<String>,
+}
+
+impl ConsoleOptions {
+    /// Whether any option needs a framebuffer (all of them do; `console` alone just
+    /// resets the console).
+    pub fn needs_framebuffer(&self) -> bool {
+        self.width.is_some()
+            || self.height.is_some()
+            || self.margins.iter().any(Option::is_some)
+            || self.depth.is_some()
+            || self.picture.is_some()
+    }
+}
+
 /// A line-editing request (`read`, `login`, the shell).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LineRequest<'a> {
@@ -242,6 +271,7 @@ pub trait Runtime {
             opts.retimeout_ms,
             now,
         )?;
+        session.set_palette(opts.palette.clone());
         let mut out = String::new();
         session.render(&mut out, now);
         self.print(&out);
@@ -292,10 +322,10 @@ pub trait Runtime {
         Err(Error::NotSupported("imgextract"))
     }
 
-    /// Computes a digest.
+    /// Computes a digest. The default computes it in software ([`crate::digest`]); a
+    /// platform with a hardware or firmware hash service may override it.
     fn digest(&mut self, algorithm: Digest, data: &[u8]) -> Result<Vec<u8>, Error> {
-        let _ = (algorithm, data);
-        Err(Error::NotSupported("digest"))
+        Ok(crate::digest::compute(algorithm, data))
     }
 
     /// Names of all network devices, in probe order.
@@ -384,6 +414,74 @@ pub trait Runtime {
     fn power(&mut self, request: PowerRequest) -> Error {
         let _ = request;
         Error::NotSupported("power control")
+    }
+
+    /// Expands `${…}` in a command argument. The default reads the settings store; a
+    /// runtime with hardware scopes (`smbios/`, `pci/`) overrides it to read them too.
+    fn expand(&mut self, text: &str) -> Result<String, SettingsError> {
+        self.settings().expand(text)
+    }
+    /// Looks a setting up for `show`, `inc` and `pciscan`; see [`Runtime::expand`].
+    fn lookup_setting(&mut self, name: &str) -> Result<Option<FoundSetting>, SettingsError> {
+        self.settings().lookup(name)
+    }
+
+    /// `autoboot [iface…]`: DHCP on each interface in turn (all if none are named), then
+    /// the boot file (§7.1); the first that boots ends it.
+    fn autoboot(&mut self, interp: &mut Interpreter, ifaces: &[String]) -> Result<(), Error> {
+        let _ = (interp, ifaces);
+        Err(Error::NotSupported("autoboot"))
+    }
+    /// `sync`: waits up to `timeout_ms` (0 = for ever) for pending operations such as
+    /// closing TCP connections. The default has none pending.
+    fn sync(&mut self, timeout_ms: u64) -> Result<(), Error> {
+        let _ = timeout_ms;
+        Ok(())
+    }
+    /// `pciscan`: the first PCI function (segment << 16 | bus << 8 | devfn) at or after
+    /// `from` that exists, `None` past the last.
+    fn pci_next(&mut self, from: u32) -> Result<Option<u32>, Error> {
+        let _ = from;
+        Err(Error::NotSupported("pciscan"))
+    }
+    /// `pxebs`: PXE boot-server discovery on an interface for a server type (§10.5); the
+    /// reply becomes settings block `pxebs`.
+    fn pxebs(&mut self, iface: &str, server_type: u16) -> Result<(), Error> {
+        let _ = (iface, server_type);
+        Err(Error::NotSupported("pxebs"))
+    }
+    /// `vcreate`: creates the VLAN device `<trunk>-<tag>`.
+    fn vcreate(&mut self, trunk: &str, tag: u16, priority: u8) -> Result<(), Error> {
+        let _ = (trunk, tag, priority);
+        Err(Error::NotSupported("vcreate (VLAN devices)"))
+    }
+    /// `vdestroy`: destroys a VLAN device.
+    fn vdestroy(&mut self, iface: &str) -> Result<(), Error> {
+        let _ = iface;
+        Err(Error::NotSupported("vdestroy (VLAN devices)"))
+    }
+    /// `startpxe [iface]`: provides the PXE API (for a chained PXE NBP) on an interface.
+    fn startpxe(&mut self, iface: Option<&str>) -> Result<(), Error> {
+        let _ = iface;
+        Err(Error::NotSupported("startpxe (the PXE API)"))
+    }
+    /// `stoppxe`: withdraws the PXE API.
+    fn stoppxe(&mut self) -> Result<(), Error> {
+        Err(Error::NotSupported("stoppxe (the PXE API)"))
+    }
+    /// `console`: reconfigures the console. The default is a text/serial console: with
+    /// no options there is nothing to do; every option needs a framebuffer, so it fails
+    /// with an explanation instead of pretending.
+    fn console(&mut self, opts: &ConsoleOptions) -> Result<(), Error> {
+        if opts.needs_framebuffer() {
+            return Err(Error::platform(
+                crate::Posix::Enotsup,
+                30,
+                "console --x/--y/--left/--right/--top/--bottom/--depth/--picture: not supported \
+                 on this console (text and serial only, no framebuffer); colour and cpair work",
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -9,6 +9,12 @@
 //! basename. Output is normalised: ANSI cursor moves become newlines, reverse video
 //! becomes `*`, other escape sequences are dropped, backspace becomes `^H`.
 //!
+//! The same scripts also run through `netboot-sim run` (`cargo xtask compat`, see
+//! `xtask/src/compat.rs`) with the same keys and files; the recording runtime therefore
+//! prints downloads as the real runtime does (`URI... ok`, `URI... <error>`). Where the
+//! real runtime legitimately differs (it boots for real, has no NIC, powers off), a
+//! script has `NAME.sim.out`/`NAME.sim.status` for the simulator.
+//!
 //! Set `BLESS=1` to rewrite the expected files.
 
 use std::collections::VecDeque;
@@ -18,9 +24,7 @@ use std::path::{Path, PathBuf};
 use netboot_core::platform::Key;
 use netboot_core::settings::Settings;
 use netboot_script::image::{Image, ImageKind, ImageRegistry, ImageType};
-use netboot_script::runtime::{
-    CpuidQuery, Digest, FetchRequest, Fetched, IfconfOptions, PowerRequest,
-};
+use netboot_script::runtime::{CpuidQuery, FetchRequest, Fetched, IfconfOptions, PowerRequest};
 use netboot_script::{Error, Interpreter, Posix, Runtime};
 
 struct TestRt {
@@ -82,13 +86,14 @@ impl Runtime for TestRt {
             }
             _ => req.uri.to_string(),
         };
+        // The same progress line as `Machine` (and so `netboot-sim run --files`).
         if !req.quiet {
-            self.out.push_str(&format!("{}...", req.uri));
+            self.out.push_str(&format!("{}... ", req.uri));
         }
         match std::fs::read(&path) {
             Ok(data) if !base.is_empty() => {
                 if !req.quiet {
-                    self.out.push_str(" ok\n");
+                    self.out.push_str("ok\n");
                 }
                 Ok(Fetched {
                     data,
@@ -96,9 +101,9 @@ impl Runtime for TestRt {
                 })
             }
             _ => {
-                let e = Error::platform(Posix::Enoent, 1, "file not found");
+                let e = Error::platform(Posix::Enoent, 1, "No such file or directory");
                 if !req.quiet {
-                    self.out.push_str(" No such file or directory\n");
+                    self.out.push_str(&format!("{e}\n"));
                 }
                 Err(e)
             }
@@ -138,11 +143,8 @@ impl Runtime for TestRt {
         Ok(())
     }
     fn extract(&mut self, image: &Image<Vec<u8>>) -> Result<Vec<u8>, Error> {
-        Ok(image.data[2..].to_vec())
-    }
-    fn digest(&mut self, _: Digest, data: &[u8]) -> Result<Vec<u8>, Error> {
-        // Not a real hash: the suite checks plumbing, not cryptography.
-        Ok(vec![data.len() as u8, 0xab])
+        netboot_image::inflate::gunzip(&image.data, 1 << 20)
+            .map_err(|e| Error::platform(Posix::Einval, 10, format!("{}: {e}", image.name)))
     }
     fn interfaces(&mut self) -> Vec<String> {
         vec!["net0".into(), "net1".into()]
@@ -179,20 +181,6 @@ impl Runtime for TestRt {
     }
 }
 
-fn parse_key(s: &str) -> Key {
-    match s {
-        "CR" => Key::Char('\r'),
-        "ESC" => Key::Char('\x1b'),
-        "UP" => Key::Up,
-        "DOWN" => Key::Down,
-        "TAB" => Key::Char('\t'),
-        "CTRLC" => Key::CTRL_C,
-        "BS" => Key::Char('\x08'),
-        "SP" => Key::Char(' '),
-        one => Key::Char(one.chars().next().expect("key")),
-    }
-}
-
 fn normalise(raw: &str) -> String {
     netboot_script::testing::normalise_console(raw)
 }
@@ -203,10 +191,7 @@ fn run_case(path: &Path) -> (String, String) {
     let mut keys = VecDeque::new();
     for line in text.lines() {
         if let Some(spec) = line.trim().strip_prefix("#@keys ") {
-            for k in spec.split_whitespace() {
-                let (at, key) = k.split_once(':').expect("ms:key");
-                keys.push_back((at.parse().expect("ms"), parse_key(key)));
-            }
+            keys.extend(netboot_script::testing::parse_keys(spec).expect("valid #@keys"));
         }
     }
     let mut rt = TestRt::new(keys);

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! netboot-sim version
-//! netboot-sim run [--tap IFACE] [--mac MAC] [--set NAME=VALUE]… [--quiet] [--prompt MS] [--shell] SCRIPT
+//! netboot-sim run [--tap IFACE] [--mac MAC] [--set NAME=VALUE]… [--quiet] [--prompt MS] [--shell]
+//!                 [--pci DIR|none] [--smbios DIR|none] [--keys KEYS] [--files DIR] [--lines] SCRIPT
 //! netboot-sim check SCRIPT…
 //! netboot-sim probe FILE…
 //! ```
@@ -18,6 +19,15 @@
 //! terminal is put in raw mode, so Ctrl-C cancels a download rather than the process):
 //! `--prompt MS` offers the Ctrl-B window before booting, `--shell` opens the command line
 //! after a failure, and the `shell`, `menu`/`choose`, `prompt` and `read` commands work.
+//! `--keys "<ms>:<key> …"` types keys instead of reading standard input (`CR`, `ESC`,
+//! `UP`, `DOWN`, `TAB`, `CTRLC`, `BS`, `SP` or a character, at milliseconds after the
+//! start), `--files DIR` answers every download from DIR by the URI's last path segment
+//! (no network needed), and `--lines` runs the script's lines as shell lines. Together
+//! they run the compatibility suite (`cargo xtask compat`). `${unixtime}` follows the
+//! host's clock. The `pci/` scope and `pciscan` read
+//! `/sys/bus/pci/devices` (or `--pci DIR` with `SSSS:BB:DD.F/config` files, or `--pci
+//! none`); the `smbios/` scope reads `/sys/firmware/dmi/tables` (`DMI` and
+//! `smbios_entry_point`, readable by root; or `--smbios DIR|none`).
 
 mod tap;
 
@@ -29,7 +39,9 @@ use tap::{HostConsole, HostPlatform};
 
 const USAGE: &str = "\
 usage: netboot-sim version
-       netboot-sim run [--tap IFACE] [--mac MAC] [--set NAME=VALUE]... [--quiet] [--prompt MS] [--shell] SCRIPT|-|autoboot
+       netboot-sim run [--tap IFACE] [--mac MAC] [--set NAME=VALUE]... [--quiet] [--prompt MS] [--shell]
+                       [--pci DIR|none] [--smbios DIR|none] [--keys KEYS] [--files DIR] [--lines]
+                       SCRIPT|-|autoboot
        netboot-sim check SCRIPT...
        netboot-sim probe FILE...
 ";
@@ -99,6 +111,16 @@ struct RunArgs {
     prompt_ms: u64,
     shell: bool,
     script: String,
+    pci: Option<Option<std::path::PathBuf>>,
+    smbios: Option<Option<std::path::PathBuf>>,
+    keys: Option<String>,
+    files: Option<std::path::PathBuf>,
+    lines: bool,
+}
+
+/// `DIR` or `none`.
+fn dir_or_none(text: String) -> Option<std::path::PathBuf> {
+    (text != "none").then(|| text.into())
 }
 
 fn parse_mac(text: &str) -> Option<[u8; 6]> {
@@ -118,6 +140,11 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
         prompt_ms: 0,
         shell: false,
         script: String::new(),
+        pci: None,
+        smbios: None,
+        keys: None,
+        files: None,
+        lines: false,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -141,6 +168,15 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
                 run.sets.push((n.to_string(), v.to_string()));
             }
             "--quiet" => run.quiet = true,
+            "--lines" => run.lines = true,
+            "--keys" => {
+                let spec = value("key presses (<ms>:<key> ...)")?;
+                netboot_script::testing::parse_keys(&spec).map_err(|e| format!("--keys: {e}"))?;
+                run.keys = Some(spec);
+            }
+            "--files" => run.files = Some(value("a directory")?.into()),
+            "--pci" => run.pci = Some(dir_or_none(value("a directory or none")?)),
+            "--smbios" => run.smbios = Some(dir_or_none(value("a directory or none")?)),
             "--shell" => run.shell = true,
             "--prompt" => {
                 let text = value("milliseconds")?;
@@ -175,8 +211,27 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         Some(name) => Some((args.mac, tap::open(name)?)),
         None => None,
     };
+    if args.lines && script.is_none() {
+        return Err("--lines needs a SCRIPT, not autoboot".into());
+    }
     let mut platform = HostPlatform::new(nic);
+    if let Some(spec) = &args.keys {
+        let keys = netboot_script::testing::parse_keys(spec).map_err(|e| format!("--keys: {e}"))?;
+        platform.console_mut().script_keys(keys);
+    }
+    if let Some(dir) = &args.files {
+        if !dir.is_dir() {
+            return Err(format!("--files {}: not a directory", dir.display()));
+        }
+        platform.files = Some(dir.clone());
+    }
     platform.verbose = !args.quiet;
+    if let Some(pci) = args.pci {
+        platform.pci_root = pci;
+    }
+    if let Some(smbios) = args.smbios {
+        platform.smbios_root = smbios;
+    }
     let mut machine = Machine::new(platform);
     machine.set_prompt_ms(args.prompt_ms);
     machine.set_shell_on_failure(args.shell);
@@ -187,7 +242,10 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
             .map_err(|e| format!("--set {name}: {e}"))?;
     }
     // Like the firmwares: the script runs as if embedded; no script means autoboot.
-    let status = machine.run(script.as_deref());
+    let status = match (&script, args.lines) {
+        (Some(text), true) => machine.run_lines(text),
+        _ => machine.run(script.as_deref()),
+    };
     Ok(if status == 0 {
         ExitCode::SUCCESS
     } else {

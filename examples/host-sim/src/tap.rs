@@ -8,6 +8,7 @@ use smoltcp::phy::{Medium, TunTapInterface};
 use std::fmt::{self, Write as _};
 use std::io::Write;
 use std::os::fd::{AsRawFd, RawFd};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Opens the TAP interface `name` (it must exist, e.g. `ip tuntap add dev NAME mode tap`).
@@ -25,6 +26,10 @@ pub struct HostConsole {
     saved: Option<libc::termios>,
     saved_flags: Option<libc::c_int>,
     eof: bool,
+    /// Scripted key presses (`--keys`), at milliseconds after `start`; when set,
+    /// standard input is not read.
+    scripted: Option<std::collections::VecDeque<(u64, Key)>>,
+    start: Instant,
 }
 
 impl HostConsole {
@@ -53,8 +58,16 @@ impl HostConsole {
                 saved,
                 saved_flags: (flags >= 0).then_some(flags),
                 eof: false,
+                scripted: None,
+                start: Instant::now(),
             }
         }
+    }
+
+    /// Types `keys` (milliseconds after now, key) instead of reading standard input.
+    pub fn script_keys(&mut self, keys: Vec<(u64, Key)>) {
+        self.start = Instant::now();
+        self.scripted = Some(keys.into());
     }
 
     /// Puts the terminal back as it was.
@@ -108,6 +121,13 @@ impl fmt::Write for HostConsole {
 
 impl Console for HostConsole {
     fn poll_key(&mut self) -> Option<Key> {
+        if let Some(keys) = &mut self.scripted {
+            let now = self.start.elapsed().as_millis() as u64;
+            return match keys.front() {
+                Some((at, _)) if *at <= now => keys.pop_front().map(|(_, k)| k),
+                _ => None,
+            };
+        }
         if self.pending.is_empty() {
             self.fill();
         }
@@ -161,6 +181,16 @@ pub struct HostPlatform {
     fd: Option<RawFd>,
     /// Print diagnostic lines (download details) on standard error.
     pub verbose: bool,
+    /// Where PCI functions' configuration space is read from: a sysfs-style directory
+    /// with one `SSSS:BB:DD.F/config` file per function (`/sys/bus/pci/devices`), or
+    /// `None` for no PCI access.
+    pub pci_root: Option<PathBuf>,
+    /// Where the SMBIOS table comes from: a directory with `DMI` (the structure table)
+    /// and `smbios_entry_point` (`/sys/firmware/dmi/tables`), or `None` for none.
+    pub smbios_root: Option<PathBuf>,
+    /// `--files DIR`: every fetch is answered from this directory by the URI's last path
+    /// segment, without the network.
+    pub files: Option<PathBuf>,
 }
 
 impl HostPlatform {
@@ -173,7 +203,74 @@ impl HostPlatform {
             nic,
             fd,
             verbose: true,
+            pci_root: Some(PathBuf::from("/sys/bus/pci/devices")),
+            smbios_root: Some(PathBuf::from("/sys/firmware/dmi/tables")),
+            files: None,
         }
+    }
+}
+
+/// `--files`: the file in `dir` named like the URI's last path segment (after any
+/// scheme), e.g. `http://192.0.2.1/boot/vmlinuz` → `DIR/vmlinuz`.
+pub fn served_file(dir: &Path, uri: &str) -> Result<Vec<u8>, PlatformError> {
+    let base = uri.rsplit('/').next().unwrap_or(uri);
+    let base = base.rsplit(':').next().unwrap_or(base);
+    let missing = || PlatformError {
+        code: 1,
+        message: "No such file or directory".into(),
+    };
+    if base.is_empty() || base == "." || base == ".." {
+        return Err(missing());
+    }
+    std::fs::read(dir.join(base)).map_err(|_| missing())
+}
+
+/// The SMBIOS version in an entry point: `_SM3_` (bytes 7, 8) or `_SM_` (bytes 6, 7).
+pub fn smbios_version(entry: &[u8]) -> Option<(u8, u8)> {
+    if entry.starts_with(b"_SM3_") {
+        Some((*entry.get(7)?, *entry.get(8)?))
+    } else if entry.starts_with(b"_SM_") {
+        Some((*entry.get(6)?, *entry.get(7)?))
+    } else {
+        None
+    }
+}
+
+/// Reads `buf.len()` bytes at `offset` of a sysfs-style PCI `config` file under `root`.
+/// An absent function reads as all-ones; `false` if `root` does not exist at all.
+pub fn sysfs_pci_read(root: &Path, busdevfn: u32, offset: u16, buf: &mut [u8]) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    if !root.is_dir() {
+        return false;
+    }
+    let name = format!(
+        "{:04x}:{:02x}:{:02x}.{}",
+        busdevfn >> 16,
+        (busdevfn >> 8) & 0xff,
+        (busdevfn >> 3) & 0x1f,
+        busdevfn & 7
+    );
+    buf.fill(0xff);
+    let Ok(mut f) = std::fs::File::open(root.join(name).join("config")) else {
+        return true;
+    };
+    if f.seek(SeekFrom::Start(u64::from(offset))).is_ok() {
+        // A short file (config space beyond 64 bytes needs root) leaves all-ones.
+        let mut read = 0;
+        while read < buf.len() {
+            match f.read(&mut buf[read..]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read += n,
+            }
+        }
+    }
+    true
+}
+
+impl HostPlatform {
+    /// The console (to script keys).
+    pub fn console_mut(&mut self) -> &mut HostConsole {
+        &mut self.console
     }
 }
 
@@ -234,6 +331,32 @@ impl Platform for HostPlatform {
     fn log(&mut self, line: &str) {
         if self.verbose {
             eprintln!("{line}");
+        }
+    }
+
+    fn unix_time(&mut self) -> Option<u64> {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs())
+    }
+
+    fn smbios_table(&mut self) -> Option<(Vec<u8>, (u8, u8))> {
+        let root = self.smbios_root.as_ref()?;
+        let entry = std::fs::read(root.join("smbios_entry_point")).ok()?;
+        let table = std::fs::read(root.join("DMI")).ok()?;
+        Some((table, smbios_version(&entry)?))
+    }
+
+    fn local_file(&mut self, uri: &str) -> Option<Result<Vec<u8>, PlatformError>> {
+        let dir = self.files.as_ref()?;
+        Some(served_file(dir, uri))
+    }
+
+    fn pci_read(&mut self, busdevfn: u32, offset: u16, buf: &mut [u8]) -> bool {
+        match &self.pci_root {
+            Some(root) => sysfs_pci_read(root, busdevfn, offset, buf),
+            None => false,
         }
     }
 }

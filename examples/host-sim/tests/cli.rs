@@ -122,3 +122,56 @@ fn probe_prints_one_json_object_per_file() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn scripted_keys_served_files_and_fake_pci() {
+    let dir = std::env::temp_dir().join(format!("netboot-sim-keys-{}", std::process::id()));
+    let files = dir.join("files");
+    let pci = dir.join("pci/0000:00:03.0");
+    std::fs::create_dir_all(&files).expect("temp dir");
+    std::fs::create_dir_all(&pci).expect("temp dir");
+    std::fs::write(files.join("hello.txt"), "hello").expect("write");
+    // Vendor 0x8086, device 0x100e, header type 0 (single function).
+    let mut config = vec![0u8; 64];
+    config[..4].copy_from_slice(&[0x86, 0x80, 0x0e, 0x10]);
+    std::fs::write(pci.join("config"), &config).expect("write");
+    let script = dir.join("s.ipxe");
+    std::fs::write(
+        &script,
+        "#!ipxe\nread name\necho name=${name}\nimgfetch http://192.0.2.1/x/hello.txt\n\
+         md5sum hello.txt\npciscan loc\necho ${loc} ${pci/${loc}.0.4}\n\
+         imgfetch nosuch || echo errno=${errno}\n",
+    )
+    .expect("write");
+    let out = sim(&[
+        "run",
+        "--quiet",
+        "--keys",
+        "10:h 20:i 30:CR",
+        "--files",
+        files.to_str().expect("utf-8"),
+        "--pci",
+        dir.join("pci").to_str().expect("utf-8"),
+        script.to_str().expect("utf-8"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("name=hi"), "{text}");
+    assert!(
+        text.contains("http://192.0.2.1/x/hello.txt... ok"),
+        "{text}"
+    );
+    assert!(
+        text.contains("5d41402abc4b2a76b9719d911017c592  hello.txt"),
+        "{text}"
+    );
+    assert!(text.contains("0x18 100e8086"), "{text}");
+    assert!(
+        text.contains("nosuch... No such file or directory"),
+        "{text}"
+    );
+    let bad = sim(&["run", "--keys", "soon:x", script.to_str().expect("utf-8")]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--keys"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
