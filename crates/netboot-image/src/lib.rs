@@ -37,7 +37,7 @@ pub mod microcode;
 pub mod pe;
 mod probe;
 mod rd;
-mod sha1;
+pub mod sha1;
 pub mod wim;
 pub mod xpress;
 

@@ -1,8 +1,8 @@
-//! SHA-1 (FIPS 180-4), for checking WIM blobs against their blob-table hashes. Not for
-//! security: WIM uses it as a content checksum.
+//! SHA-1 (FIPS 180-4): checks WIM blobs against their blob-table hashes, and backs
+//! `sha1sum` in netboot-script. Not for security: both use it as a content checksum.
 
 /// The SHA-1 digest of `data`.
-pub(crate) fn sha1(data: &[u8]) -> [u8; 20] {
+pub fn sha1(data: &[u8]) -> [u8; 20] {
     let mut h: [u32; 5] = [
         0x6745_2301,
         0xEFCD_AB89,
