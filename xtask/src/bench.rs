@@ -535,27 +535,9 @@ fn time_markers(vm: &mut Vm, t0: Instant, workloads: &[Workload]) -> Run {
                 None => break,
             }
         }
-        let missing = markers.get(seen.len());
-        match (ended, missing) {
-            (Ended::Exited { reason, .. }, None) => {
-                let off = reason.as_deref() == Some("guest-shutdown");
-                break (!off).then(|| "did not power off".to_string());
-            }
-            (Ended::Exited { status, reason, .. }, Some(m)) => {
-                break Some(format!(
-                    "QEMU exited ({status}, shutdown reason {reason:?}) before {m}"
-                ));
-            }
-            (Ended::Running, Some(m)) if now >= deadline => {
-                break Some(format!(
-                    "timed out after {} s waiting for {m}",
-                    RUN_TIMEOUT.as_secs()
-                ));
-            }
-            (Ended::Running, None) if seen.last().is_some_and(|&l| now >= l + POWEROFF_GRACE) => {
-                break Some("did not power off".into());
-            }
-            _ => {}
+        let missing = markers.get(seen.len()).map(String::as_str);
+        if let Some(verdict) = verdict(ended, missing, now, deadline, seen.last()) {
+            break verdict;
         }
     };
     let transfers = workloads
@@ -774,29 +756,41 @@ fn follow(vm: &mut Vm, t0: Instant, markers: &[Marker]) -> (Vec<Instant>, Option
         if missing.is_some() && text.contains("Shell> ") {
             break Some("the firmware gave up (OVMF fell back to the UEFI shell)".into());
         }
-        match (ended, missing) {
-            (Ended::Exited { reason, .. }, None) => {
-                let off = reason.as_deref() == Some("guest-shutdown");
-                break (!off).then(|| "did not power off".to_string());
-            }
-            (Ended::Exited { status, reason, .. }, Some(m)) => {
-                break Some(format!(
-                    "QEMU exited ({status}, shutdown reason {reason:?}) before {m:?}"
-                ));
-            }
-            (Ended::Running, Some(m)) if now >= deadline => {
-                break Some(format!(
-                    "timed out after {} s waiting for {m:?}",
-                    RUN_TIMEOUT.as_secs()
-                ));
-            }
-            (Ended::Running, None) if seen.last().is_some_and(|&l| now >= l + POWEROFF_GRACE) => {
-                break Some("did not power off".into());
-            }
-            _ => {}
+        if let Some(verdict) = verdict(ended, missing, now, deadline, seen.last()) {
+            break verdict;
         }
     };
     (seen, error)
+}
+
+/// Whether a followed run is over, and how: `None` to keep following; `Some(None)` when
+/// every marker appeared and the guest powered itself off; `Some(Some(error))` otherwise
+/// (QEMU exited early, the deadline passed, or no power-off within [`POWEROFF_GRACE`] of
+/// the last marker).
+fn verdict(
+    ended: Ended,
+    missing: Option<&str>,
+    now: Instant,
+    deadline: Instant,
+    last_seen: Option<&Instant>,
+) -> Option<Option<String>> {
+    match (ended, missing) {
+        (Ended::Exited { reason, .. }, None) => {
+            let off = reason.as_deref() == Some("guest-shutdown");
+            Some((!off).then(|| "did not power off".to_string()))
+        }
+        (Ended::Exited { status, reason, .. }, Some(m)) => Some(Some(format!(
+            "QEMU exited ({status}, shutdown reason {reason:?}) before {m:?}"
+        ))),
+        (Ended::Running, Some(m)) if now >= deadline => Some(Some(format!(
+            "timed out after {} s waiting for {m:?}",
+            RUN_TIMEOUT.as_secs()
+        ))),
+        (Ended::Running, None) if last_seen.is_some_and(|&l| now >= l + POWEROFF_GRACE) => {
+            Some(Some("did not power off".into()))
+        }
+        _ => None,
+    }
 }
 
 /// One line per boot-phase run.

@@ -209,19 +209,7 @@ fn build_initrd(dir: &Path) -> Result<PathBuf> {
     archive.file("bin/busybox", 0o755, &busybox);
     archive.file("init", 0o755, INIT_SCRIPT.as_bytes());
     let cpio = archive.finish();
-    let mut gzip = cmd("gzip", &["-9n"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("gzip: {e}"))?;
-    let mut stdin = gzip.stdin.take().ok_or("gzip has no stdin")?;
-    let writer = std::thread::spawn(move || stdin.write_all(&cpio));
-    let out = gzip.wait_with_output()?;
-    writer.join().map_err(|_| "gzip writer thread panicked")??;
-    if !out.status.success() {
-        return Err(format!("gzip failed with {}", out.status).into());
-    }
-    fs::write(dir.join("initrd.partial"), &out.stdout)?;
+    fs::write(dir.join("initrd.partial"), gzip_bytes(cpio)?)?;
     fs::rename(dir.join("initrd.partial"), &initrd)?;
     fs::write(&stamp, INIT_SCRIPT)?;
     Ok(initrd)
