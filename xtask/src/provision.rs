@@ -27,6 +27,10 @@ pub const PACKAGES: &[&str] = &[
     "iproute2",
     "binutils",
     "gzip",
+    "xz-utils",
+    "zstd",
+    "lz4",
+    "bzip2",
 ];
 
 /// The rustup targets the firmwares build for.
