@@ -121,19 +121,13 @@ impl Platform for EfiPlatform {
     }
 
     /// SMBIOS type 1: `manufacturer`, `product`, `serial`, `uuid`.
+    /// `memsize` from the memory map. The SMBIOS-named settings (`manufacturer`, `uuid`,
+    /// …) come from [`Platform::smbios_table`] through netboot-script's runtime.
     fn system_settings(&mut self) -> Vec<(String, String)> {
-        let Some(info) = smbios::read_system_info() else {
-            return Vec::new();
-        };
-        [
-            ("manufacturer:string", info.manufacturer),
-            ("product:string", info.product),
-            ("serial:string", info.serial),
-            ("uuid:uuid", info.uuid),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| Some((String::from(name), value?)))
-        .collect()
+        memsize_mib()
+            .map(|mib| (String::from("memsize:int32"), format!("{mib}")))
+            .into_iter()
+            .collect()
     }
 
     fn boot(
@@ -170,6 +164,36 @@ impl Platform for EfiPlatform {
     fn pci_read(&mut self, busdevfn: u32, offset: u16, buf: &mut [u8]) -> bool {
         pci_read(busdevfn, offset, buf)
     }
+}
+
+/// RAM in MiB that the firmware's memory map says an OS gets: conventional memory plus
+/// what boot services and loaders hold now (freed at ExitBootServices), like the usable
+/// regions iPXE's `memsize` adds up.
+#[cfg(target_os = "uefi")]
+fn memsize_mib() -> Option<u64> {
+    use uefi::mem::memory_map::{MemoryMap, MemoryType};
+    let map = boot::memory_map(MemoryType::LOADER_DATA).ok()?;
+    let pages: u64 = map
+        .entries()
+        .filter(|d| {
+            matches!(
+                d.ty,
+                MemoryType::CONVENTIONAL
+                    | MemoryType::BOOT_SERVICES_CODE
+                    | MemoryType::BOOT_SERVICES_DATA
+                    | MemoryType::LOADER_CODE
+                    | MemoryType::LOADER_DATA
+            )
+        })
+        .map(|d| d.page_count)
+        .sum();
+    Some((pages * 4096) >> 20)
+}
+
+/// No memory map off UEFI.
+#[cfg(not(target_os = "uefi"))]
+fn memsize_mib() -> Option<u64> {
+    None
 }
 
 /// Reads PCI configuration space through the `EFI_PCI_ROOT_BRIDGE_IO_PROTOCOL` whose

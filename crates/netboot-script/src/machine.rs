@@ -168,6 +168,9 @@ impl<P: Platform> Machine<P> {
             stratum: 0,
         });
         let smbios = platform.smbios_table();
+        if let Some(table) = &smbios {
+            smbios_named_settings(&mut settings, table);
+        }
         let mut nets = Vec::new();
         for (i, (mac, nic)) in platform.take_nics().into_iter().enumerate() {
             let name = format!("net{i}");
@@ -549,6 +552,43 @@ impl<P: Platform> Hardware for PlatformHardware<'_, P> {
 
     fn pci_read(&mut self, busdevfn: u32, offset: u16, buf: &mut [u8]) -> bool {
         self.platform.pci_read(busdevfn, offset, buf)
+    }
+}
+
+/// iPXE's named SMBIOS settings (§4.7), read from the table through the `smbios/` scope
+/// so every platform with a table gets them: type 1 manufacturer, product, serial and
+/// UUID, type 3 asset tag, type 2 board serial. A setting the platform already provided
+/// wins; an unset (all-zero or all-ones) UUID is left out.
+fn smbios_named_settings(settings: &mut Settings, table: &(Vec<u8>, (u8, u8))) {
+    struct Table<'a>(&'a (Vec<u8>, (u8, u8)));
+    impl Hardware for Table<'_> {
+        fn smbios(&mut self) -> Option<(&[u8], (u8, u8))> {
+            Some((self.0.0.as_slice(), self.0.1))
+        }
+    }
+    const NAMED: [(&str, &str); 6] = [
+        ("manufacturer:string", "smbios/0.1.4.0"),
+        ("product:string", "smbios/0.1.5.0"),
+        ("serial:string", "smbios/0.1.7.0"),
+        ("uuid:uuid", "smbios/0.1.8.16:uuid"),
+        ("asset:string", "smbios/0.3.8.0"),
+        ("board-serial:string", "smbios/0.2.7.0"),
+    ];
+    for (name, source) in NAMED {
+        let plain = name.split(':').next().unwrap_or(name);
+        if matches!(settings.get(plain), Ok(Some(_))) {
+            continue;
+        }
+        let Ok(Some(value)) = settings.get_with(source, &mut Table(table)) else {
+            continue;
+        };
+        let value = value.trim();
+        let unset_uuid = name.starts_with("uuid")
+            && (value.bytes().all(|b| b == b'0' || b == b'-')
+                || value.bytes().all(|b| b == b'f' || b == b'-'));
+        if !value.is_empty() && !unset_uuid {
+            let _ = settings.set(name, value);
+        }
     }
 }
 
@@ -1349,6 +1389,79 @@ mod tests {
                 }),
             })
         }
+    }
+
+    /// One SMBIOS structure: formatted area (after the 4-byte header) and strings.
+    fn structure(kind: u8, formatted: &[u8], strings: &[&str]) -> Vec<u8> {
+        let mut s = alloc::vec![kind, 4 + formatted.len() as u8, 0, 1];
+        s.extend_from_slice(formatted);
+        for t in strings {
+            s.extend_from_slice(t.as_bytes());
+            s.push(0);
+        }
+        if strings.is_empty() {
+            s.push(0);
+        }
+        s.push(0);
+        s
+    }
+
+    #[test]
+    fn smbios_named_settings_follow_ipxe() {
+        let mut table = structure(0, &[1, 2, 0, 0], &["OVMF", "0.0.0"]);
+        let mut t1 = alloc::vec![1u8, 2, 0, 3];
+        t1.extend_from_slice(&[
+            0x78, 0x56, 0x34, 0x12, 0xbc, 0x9a, 0xf0, 0xde, 1, 2, 3, 4, 5, 6, 7, 8,
+        ]);
+        t1.extend_from_slice(&[6, 0, 0]);
+        table.extend(structure(1, &t1, &["QEMU", "Standard PC", "SN-42"]));
+        table.extend(structure(
+            2,
+            &[1, 2, 0, 3],
+            &["Board Inc", "B1", "BSN-7"],
+        ));
+        table.extend(structure(3, &[1, 1, 0, 0, 2], &["Chassis Inc", "ASSET-9"]));
+        table.extend(structure(127, &[], &[]));
+        let get = |version: (u8, u8), preset: Option<(&str, &str)>| {
+            let mut s = Settings::new();
+            if let Some((n, v)) = preset {
+                s.set(n, v).expect("preset");
+            }
+            smbios_named_settings(&mut s, &(table.clone(), version));
+            let names = [
+                "manufacturer",
+                "product",
+                "serial",
+                "uuid",
+                "asset",
+                "board-serial",
+            ];
+            names.map(|n| s.get(n).expect("valid name").unwrap_or_default())
+        };
+        assert_eq!(
+            get((2, 8), None),
+            [
+                "QEMU",
+                "Standard PC",
+                "SN-42",
+                "12345678-9abc-def0-0102-030405060708",
+                "ASSET-9",
+                "BSN-7"
+            ]
+        );
+        // Before SMBIOS 2.6 the UUID is in network byte order throughout.
+        assert_eq!(get((2, 4), None)[3], "78563412-bc9a-f0de-0102-030405060708");
+        // What the platform set already wins.
+        assert_eq!(get((3, 0), Some(("serial", "mine")))[2], "mine");
+        // Unset UUIDs and absent strings are left out; a malformed table gives nothing.
+        let mut t1 = alloc::vec![0u8, 0, 0, 0];
+        t1.extend_from_slice(&[0xff; 16]);
+        let mut s = Settings::new();
+        smbios_named_settings(&mut s, &(structure(1, &t1, &[]), (3, 0)));
+        assert_eq!(s.get("uuid"), Ok(None));
+        assert_eq!(s.get("manufacturer"), Ok(None));
+        smbios_named_settings(&mut s, &(alloc::vec![1, 40, 0, 0, 0], (3, 0)));
+        assert_eq!(s.get("product"), Ok(None));
     }
 
     fn run(script: &str) -> (u32, String) {
