@@ -27,6 +27,8 @@
 //! * [`e820`]: the INT 15h memory map, the heap region and the map given to Linux;
 //! * [`timer`]: milliseconds from the TSC calibrated against the PIT;
 //! * [`undi`]: the PXE API and `UndiNic`, a smoltcp device over UNDI;
+//! * [`virtio`] and [`virtio_net`]: netboot's own polled virtio-net driver for PCI
+//!   (legacy and virtio 1.0 interfaces), used by `netboot.lkrn`;
 //! * [`bzimage`]: Linux 64-bit boot protocol (header checks, placement, `boot_params`);
 //! * `platform` (`target_os = "none"`): `BiosPlatform`, the [`netboot_core::platform::Platform`].
 //!
@@ -48,20 +50,26 @@ pub mod entry;
 pub mod heap;
 pub mod linux;
 pub mod mem;
+#[cfg(target_arch = "x86_64")]
+pub mod pci;
 #[cfg(target_os = "none")]
 pub mod platform;
 #[cfg(target_arch = "x86_64")]
 pub mod port;
 pub mod pxe;
 pub mod realmode;
+pub mod rtc;
 #[cfg(target_arch = "x86_64")]
 pub mod serial;
+pub mod smbios;
 pub mod text;
 #[cfg(target_arch = "x86_64")]
 pub mod timer;
 pub mod undi;
 #[cfg(target_arch = "x86_64")]
 pub mod vga;
+pub mod virtio;
+pub mod virtio_net;
 
 /// How the firmware was started; the first argument of `netboot_bios_main`.
 ///

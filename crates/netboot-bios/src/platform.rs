@@ -1,5 +1,5 @@
 //! [`BiosPlatform`]: netboot's [`Platform`] on a PC BIOS, with the PXE ROM's UNDI as the
-//! network device (`target_os = "none"` only).
+//! network device, or with netboot's own drivers (`target_os = "none"` only).
 
 use crate::bzimage::{self, BootError};
 use crate::console::BiosConsole;
@@ -67,11 +67,26 @@ unsafe extern "C" {
 #[repr(C, align(4096))]
 struct ZeroPage([u8; bzimage::BOOT_PARAMS_SIZE]);
 
-/// netboot's platform on a PC BIOS booted through PXE.
-pub struct BiosPlatform {
+/// A network device [`BiosPlatform`] can own: a smoltcp device that can be stopped
+/// (no more DMA, firmware stacks unloaded) before an OS takes over.
+pub trait BiosNic: smoltcp::phy::Device {
+    /// Stops the device for the OS; returns what went wrong (every step is attempted).
+    fn stop_for_os(&mut self) -> Vec<String>;
+}
+
+impl BiosNic for UndiNic {
+    fn stop_for_os(&mut self) -> Vec<String> {
+        self.shutdown().iter().map(|e| e.to_string()).collect()
+    }
+}
+
+/// netboot's platform on a PC BIOS: booted through PXE with the ROM's UNDI as NIC
+/// (`N` = [`UndiNic`], [`BiosPlatform::init_pxe`]), or through the Linux boot protocol
+/// with its own drivers ([`BiosPlatform::init_with_nics`]).
+pub struct BiosPlatform<N = UndiNic> {
     console: BiosConsole,
     clock: TscClock,
-    nics: Vec<([u8; 6], UndiNic)>,
+    nics: Vec<([u8; 6], N)>,
     map: Vec<Entry>,
     image_end: u64,
 }
@@ -83,7 +98,7 @@ fn platform_error(code: u32, message: impl Into<String>) -> PlatformError {
     }
 }
 
-impl BiosPlatform {
+impl BiosPlatform<UndiNic> {
     /// Sets up the machine after a PXE ROM started `netboot.kpxe`: collects the E820
     /// map and gives the heap the largest RAM block above 16 MiB, calibrates the clock,
     /// finds the PXE API (`!PXE`, else `PXENV+`) from the entry arguments at
@@ -96,38 +111,8 @@ impl BiosPlatform {
     /// allocates more than the static heap, with `loader_arg` the address of the
     /// prefix's [`EntryArgs`] block.
     pub unsafe fn init_pxe(mut console: BiosConsole, loader_arg: u64) -> Self {
-        // SAFETY: contract of this function: entry environment, single CPU.
-        let map = unsafe { e820::collect() };
-        let image_end = Self::image_end();
-        match e820::heap_region(&map, image_end) {
-            Some((start, end)) => {
-                // SAFETY: usable RAM per E820 (which hides the PXE ROM's memory), above
-                // the image, `.bss` and stack (`image_end`), below 4 GiB (identity
-                // mapped), used by nothing else; added once.
-                unsafe {
-                    crate::heap::add_global_region(
-                        start as usize as *mut u8,
-                        (end - start) as usize,
-                    )
-                };
-                let _ = write!(
-                    console,
-                    "memory: {} E820 entries, heap {} MiB at {start:#x}\r\n",
-                    map.len(),
-                    (end - start) >> 20
-                );
-            }
-            None => {
-                let _ = write!(
-                    console,
-                    "memory: {} E820 entries, no RAM above 16 MiB: heap stays at {} KiB\r\n",
-                    map.len(),
-                    crate::heap::HEAP_SIZE >> 10
-                );
-            }
-        }
-        // SAFETY: the PC's PIT and port 0x61; nothing else uses channel 2.
-        let clock = unsafe { TscClock::calibrate() };
+        // SAFETY: contract of this function.
+        let (map, image_end, clock) = unsafe { init_memory_and_clock(&mut console) };
         let mut nics = Vec::new();
         if let Some(entry) = Self::find_pxe(&mut console, loader_arg) {
             // SAFETY: validated entry point of the ROM that loaded us.
@@ -166,10 +151,6 @@ impl BiosPlatform {
         }
     }
 
-    fn image_end() -> u64 {
-        ((&raw const __bss_end) as u64).next_multiple_of(4096)
-    }
-
     fn find_pxe(console: &mut BiosConsole, loader_arg: u64) -> Option<PxeEntry> {
         // SAFETY: 0–4 GiB is identity mapped; only validated structures are followed.
         let mem = unsafe { IdentityMapped::new(IDENTITY_MAP_LIMIT) };
@@ -192,6 +173,33 @@ impl BiosPlatform {
                     None
                 }
             },
+        }
+    }
+}
+
+impl<N: BiosNic> BiosPlatform<N> {
+    /// Sets up the machine for a firmware that brings its own network drivers (e.g.
+    /// `netboot.lkrn` with [`crate::virtio_net`]): E820 heap and clock as for
+    /// [`BiosPlatform::init_pxe`], then `open_nics` finds and opens the NICs (with the
+    /// full heap available), printing progress and problems on the console it is given.
+    ///
+    /// # Safety
+    ///
+    /// Must run once, in the environment of the `entry` module, before anything else
+    /// allocates more than the static heap.
+    pub unsafe fn init_with_nics(
+        mut console: BiosConsole,
+        open_nics: impl FnOnce(&mut BiosConsole) -> Vec<([u8; 6], N)>,
+    ) -> Self {
+        // SAFETY: contract of this function.
+        let (map, image_end, clock) = unsafe { init_memory_and_clock(&mut console) };
+        let nics = open_nics(&mut console);
+        Self {
+            console,
+            clock,
+            nics,
+            map,
+            image_end,
         }
     }
 
@@ -282,6 +290,50 @@ impl BiosPlatform {
     }
 }
 
+/// Collects the E820 map, gives the heap the largest RAM block above 16 MiB (printing
+/// what it got) and calibrates the clock; returns (map, end of netboot's image, clock).
+///
+/// # Safety
+///
+/// Must run once, in the environment of the `entry` module, before anything else
+/// allocates more than the static heap.
+unsafe fn init_memory_and_clock(console: &mut BiosConsole) -> (Vec<Entry>, u64, TscClock) {
+    // SAFETY: contract of this function: entry environment, single CPU.
+    let map = unsafe { e820::collect() };
+    let image_end = image_end();
+    match e820::heap_region(&map, image_end) {
+        Some((start, end)) => {
+            // SAFETY: usable RAM per E820 (which hides the PXE ROM's memory), above
+            // the image, `.bss` and stack (`image_end`), below 4 GiB (identity
+            // mapped), used by nothing else; added once.
+            unsafe {
+                crate::heap::add_global_region(start as usize as *mut u8, (end - start) as usize)
+            };
+            let _ = write!(
+                console,
+                "memory: {} E820 entries, heap {} MiB at {start:#x}\r\n",
+                map.len(),
+                (end - start) >> 20
+            );
+        }
+        None => {
+            let _ = write!(
+                console,
+                "memory: {} E820 entries, no RAM above 16 MiB: heap stays at {} KiB\r\n",
+                map.len(),
+                crate::heap::HEAP_SIZE >> 10
+            );
+        }
+    }
+    // SAFETY: the PC's PIT and port 0x61; nothing else uses channel 2.
+    let clock = unsafe { TscClock::calibrate() };
+    (map, image_end, clock)
+}
+
+fn image_end() -> u64 {
+    ((&raw const __bss_end) as u64).next_multiple_of(4096)
+}
+
 /// A checked boot: where everything goes.
 struct Plan {
     header: bzimage::Header,
@@ -305,8 +357,8 @@ impl core::fmt::Display for MacText {
     }
 }
 
-impl Platform for BiosPlatform {
-    type Nic = UndiNic;
+impl<N: BiosNic> Platform for BiosPlatform<N> {
+    type Nic = N;
 
     fn name(&self) -> &'static str {
         "pcbios"
@@ -328,7 +380,7 @@ impl Platform for BiosPlatform {
         self.clock.spin(ms);
     }
 
-    fn take_nics(&mut self) -> Vec<([u8; 6], UndiNic)> {
+    fn take_nics(&mut self) -> Vec<([u8; 6], N)> {
         core::mem::take(&mut self.nics)
     }
 
@@ -345,7 +397,7 @@ impl Platform for BiosPlatform {
     fn boot(
         &mut self,
         request: &BootRequest<'_>,
-        nics: &mut [NetDevice<UndiNic>],
+        nics: &mut [NetDevice<N>],
     ) -> Result<(), PlatformError> {
         let plan = self
             .plan(request)
@@ -366,7 +418,7 @@ impl Platform for BiosPlatform {
         // Point of no return: stop NIC DMA and unload the PXE stack.
         for n in nics.iter_mut() {
             let name = String::from(n.name());
-            for e in n.device_mut().shutdown() {
+            for e in n.device_mut().stop_for_os() {
                 let _ = write!(self.console, "{name}: {e} (continuing)\r\n");
             }
         }
@@ -403,5 +455,27 @@ impl Platform for BiosPlatform {
         // SAFETY: we own the machine; 0–4 GiB is identity mapped for the ACPI tables.
         let mut power = unsafe { acpi::AcpiPower::new(IdentityMapped::new(IDENTITY_MAP_LIMIT)) };
         platform_error(20, power.power(action))
+    }
+
+    /// The CMOS RTC (taken as UTC).
+    fn unix_time(&mut self) -> Option<u64> {
+        // SAFETY: ports 0x70/0x71 are the CMOS RTC on every PC; netboot runs with
+        // interrupts off, so nothing else uses them meanwhile.
+        unsafe { crate::rtc::read() }
+    }
+
+    /// The SMBIOS entry point found in 0xF0000–0xFFFFF.
+    fn smbios_table(&mut self) -> Option<(Vec<u8>, (u8, u8))> {
+        // SAFETY: 0–4 GiB is identity mapped; the BIOS area and the SMBIOS table are
+        // firmware memory that nothing writes while netboot runs.
+        crate::smbios::find(&unsafe { IdentityMapped::new(IDENTITY_MAP_LIMIT) })
+    }
+
+    /// Configuration mechanism #1 (segment 0, 256 bytes per function).
+    fn pci_read(&mut self, busdevfn: u32, offset: u16, buf: &mut [u8]) -> bool {
+        // SAFETY: 0xCF8/0xCFC are the host bridge's configuration ports on every PCI PC;
+        // reads of configuration space have no side effects; interrupts are off.
+        unsafe { crate::pci::read(busdevfn, offset, buf) };
+        true
     }
 }

@@ -6,7 +6,10 @@
 //! segment + 0x20, offset 0. The setup enters protected mode with a temporary GDT and
 //! jumps to the 32-bit entry at 1 MiB, which copies the real-mode blob (`.lowmem`: the
 //! shared GDT, later the thunk) down to 0x7C00 and joins the shared entry of
-//! `netboot-bios`. Layout: `lkrn.ld`.
+//! `netboot-bios`, which calls `netboot_bios_main` here: it runs netboot's runtime
+//! (`netboot_script::machine::Machine`) over `netboot_bios::platform::BiosPlatform` with
+//! netboot's own virtio-net driver (`netboot_bios::virtio_net`) as the NICs. Layout:
+//! `lkrn.ld`.
 //!
 //! Build: `cargo build --release -p bios-firmware --target x86_64-unknown-none`, then
 //! `objcopy -O binary target/x86_64-unknown-none/release/netboot-lkrn netboot.lkrn`.
@@ -17,8 +20,10 @@ mod firmware {
     use core::fmt::Write;
     use netboot_bios::{
         BootKind, IDENTITY_MAP_LIMIT, console::BiosConsole, linux, mem::IdentityMapped,
-        text::Escaped,
+        platform::BiosPlatform, text::Escaped, virtio_net,
     };
+    use netboot_core::platform::{Platform, PowerAction};
+    use netboot_script::machine::Machine;
 
     // Boot sector, setup header (protocol 2.07) and setup code. VMA 0 = file offset 0,
     // so with DS = the setup base segment, every label is its own DS offset.
@@ -141,7 +146,10 @@ lkrn_pm32_entry:
     );
     const _: () = assert!(BootKind::Linux as u32 == 2, "the setup passes 2 in EBX");
 
-    /// Called by the shared long-mode entry.
+    /// Called by the shared long-mode entry: prints what the loader handed over, sets up
+    /// the platform (E820 heap, clock, netboot's own virtio-net driver for every
+    /// virtio-net PCI function: `net0`, `net1`, …), runs the embedded script or autoboot
+    /// through the shared runtime, then prints the status and powers off.
     #[unsafe(no_mangle)]
     extern "C" fn netboot_bios_main(kind: u32, boot_params: u64) -> ! {
         // SAFETY: we own the machine; COM1 and the VGA text screen are the PC standard
@@ -163,8 +171,21 @@ lkrn_pm32_entry:
             Ok(None) => con.write_str("cmdline: (none)\r\n"),
             Err(e) => write!(con, "cmdline: ({e})\r\n"),
         };
-        // SAFETY: same environment as above.
-        unsafe { netboot_bios::power_off_or_halt(&mut con) }
+        // SAFETY: called once, in the entry environment, before any large allocation;
+        // the virtio-net devices are ours (no PXE ROM drives them: lkrn is not started by
+        // one, or its stack is no longer in use) and memory is identity mapped.
+        let platform =
+            unsafe { BiosPlatform::init_with_nics(con, |con| virtio_net::open_all(con)) };
+        let mut machine = Machine::new(platform);
+        // iPXE's Ctrl-B window, before booting and after a failure.
+        machine.set_prompt_ms(2000);
+        let status = machine.run(netboot_core::embed::script());
+        let platform = machine.platform();
+        let _ = write!(platform.console(), "netboot: exit status {status:#x}\r\n");
+        let _ = platform.console().write_str("powering off\r\n");
+        let why = platform.power(PowerAction::PowerOff);
+        let _ = write!(platform.console(), "power off failed: {why}\r\nhalted\r\n");
+        netboot_bios::halt()
     }
 
     #[panic_handler]
