@@ -1,21 +1,24 @@
-//! Starting an EFI image: LoadImage from memory, LoadOptions, the LoadFile2 initrd,
-//! StartImage, and explanations when any of it fails (platform-notes §1.3,
-//! ipxe-behaviour §8.1).
+//! Starting an EFI image: LoadImage from memory, LoadOptions, the images on a virtual
+//! filesystem ([`crate::vfs`]), the LoadFile2 initrd, StartImage, and explanations when
+//! any of it fails (platform-notes §1.3, ipxe-behaviour §8.1, §8.2).
 
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::ptr;
+use netboot_core::platform::BootInitrd;
 use netboot_core::platform::{BootRequest, PlatformError};
 use uefi::proto::loaded_image::LoadedImage;
 use uefi::{Handle, Status, boot};
 use uefi_raw::Boolean;
+use uefi_raw::protocol::loaded_image::LoadedImageProtocol;
 use uefi_raw::table::boot::BootServices;
 
 use crate::initrd::InitrdHandle;
 use crate::pe;
 use crate::status::StatusName;
+use crate::vfs::{self, Lookup, VfsFile, VfsHandle};
 
 /// [`PlatformError::code`] values of this module (small: runtimes keep the low 5 bits).
 pub mod codes {
@@ -33,6 +36,8 @@ pub mod codes {
     pub const LOAD_OPTIONS: u32 = 9;
     /// Boot services are not available (cannot happen while the firmware runs).
     pub const NO_BOOT_SERVICES: u32 = 10;
+    /// The virtual filesystem could not be installed (11 is `POWER_FAILED`).
+    pub const VFS: u32 = 12;
 }
 
 fn error(code: u32, message: String) -> PlatformError {
@@ -47,6 +52,35 @@ pub fn load_options(cmdline: &str) -> Vec<u16> {
         .map(|c| u16::try_from(u32::from(c)).unwrap_or(u16::from(b'?')))
         .chain(core::iter::once(0))
         .collect()
+}
+
+/// The `initrd=` arguments of a kernel command line, in order (the Linux EFI stub's
+/// command-line initrd loader reads each from the image's filesystem).
+pub fn initrd_arguments(cmdline: &str) -> impl Iterator<Item = &str> {
+    cmdline
+        .split_ascii_whitespace()
+        .filter_map(|arg| arg.strip_prefix("initrd="))
+        .filter(|name| !name.is_empty())
+}
+
+/// Whether the LoadFile2 initrd provider is installed: when there are initrds, unless the
+/// command line names every one of them with `initrd=`. Linux (5.8+) prefers LoadFile2
+/// and then ignores `initrd=`; when `initrd=` already asks for exactly the registered
+/// initrds, the filesystem serves the same bytes in the order the command line gives,
+/// and older and newer kernels load them the same way. An initrd the command line does
+/// not name can only arrive through LoadFile2, so then it is installed (as iPXE does).
+pub fn wants_loadfile2(cmdline: &str, initrds: &[BootInitrd<'_>]) -> bool {
+    if initrds.is_empty() {
+        return false;
+    }
+    let mut named = alloc::vec![false; initrds.len()];
+    for arg in initrd_arguments(cmdline) {
+        let units: Vec<u16> = arg.encode_utf16().collect();
+        if let Lookup::File(i) = vfs::lookup(initrds.iter().map(|i| i.name), &units) {
+            named[i] = true;
+        }
+    }
+    !named.iter().all(|&n| n)
 }
 
 /// Explains a LoadImage failure.
@@ -103,24 +137,42 @@ fn boot_services() -> Result<&'static BootServices, PlatformError> {
     unsafe { st.as_ref().boot_services.as_ref() }.ok_or_else(no_bs)
 }
 
-/// Starts `request.data` as an EFI image: checks it, LoadImage from the buffer, sets the
-/// command line, installs the initrd provider (only when there are initrds), calls
-/// `release_nics` to hand the NICs back, StartImage, and on return uninstalls the initrd
-/// and reports the image's status. Does not return if the image takes the machine over.
+/// Starts `request.data` as an EFI image: checks it, installs the virtual filesystem that
+/// serves the image and its initrds by name, LoadImage from the buffer with the device
+/// path `VenMedia(netboot VFS)/\NAME` (so the image's `DeviceHandle` is the filesystem),
+/// sets the command line, installs the LoadFile2 initrd provider (see
+/// [`wants_loadfile2`]), calls `release_nics` to hand the NICs back, StartImage, and on
+/// return uninstalls both and reports the image's status. Does not return if the image
+/// takes the machine over.
 pub fn start(request: &BootRequest<'_>, release_nics: impl FnOnce()) -> Result<(), PlatformError> {
     let name = request.name;
     pe::check_image(request.data)
         .map_err(|problem| error(problem.code(), format!("{name}: {problem}")))?;
     let bt = boot_services()?;
 
+    let files: Vec<VfsFile<'_>> = core::iter::once(VfsFile {
+        name,
+        data: request.data,
+    })
+    .chain(request.initrds.iter().map(|i| VfsFile {
+        name: i.name,
+        data: i.data,
+    }))
+    .collect();
+    // SAFETY: the image and initrd buffers are borrowed by `request` for this whole call,
+    // and the filesystem is uninstalled (drop of `vfs`) before we return.
+    let mut vfs = unsafe { VfsHandle::install(&files) }
+        .map_err(|e| error(codes::VFS, format!("{name}: {e}")))?;
+    let device_path = vfs::image_device_path(name);
+
     let mut child: uefi_raw::Handle = ptr::null_mut();
-    // SAFETY: the buffer is valid for reads of its length (LoadImage copies it); a null
-    // device path is allowed with a source buffer; `child` receives the new handle.
+    // SAFETY: the buffer is valid for reads of its length (LoadImage copies it); the
+    // device path is well-formed and outlives the call; `child` receives the new handle.
     let status = unsafe {
         (bt.load_image)(
             Boolean::FALSE,
             boot::image_handle().as_ptr(),
-            ptr::null(),
+            device_path.as_ptr().cast(),
             request.data.as_ptr(),
             request.data.len(),
             &mut child,
@@ -142,15 +194,14 @@ pub fn start(request: &BootRequest<'_>, release_nics: impl FnOnce()) -> Result<(
         let _ = boot::unload_image(child);
         e
     };
+    set_device_handle(bt, child, vfs.handle());
 
     if !request.cmdline.is_empty() {
         set_load_options(child, request.cmdline).map_err(unload)?;
     }
 
-    let parts: Vec<&[u8]> = request.initrds.iter().map(|i| i.data).collect();
-    let mut initrd = if parts.is_empty() {
-        None
-    } else {
+    let mut initrd = if wants_loadfile2(request.cmdline, request.initrds) {
+        let parts: Vec<&[u8]> = request.initrds.iter().map(|i| i.data).collect();
         // SAFETY: the initrd buffers are borrowed by `request` for this whole call, and
         // the provider is uninstalled (drop of `initrd`) before we return.
         let installed = unsafe { InitrdHandle::install(&parts) };
@@ -159,6 +210,8 @@ pub fn start(request: &BootRequest<'_>, release_nics: impl FnOnce()) -> Result<(
                 .map_err(|e| error(codes::INITRD, format!("{name}: {e}")))
                 .map_err(unload)?,
         )
+    } else {
+        None
     };
 
     release_nics();
@@ -169,13 +222,35 @@ pub fn start(request: &BootRequest<'_>, release_nics: impl FnOnce()) -> Result<(
     let status = unsafe { (bt.start_image)(child.as_ptr(), &mut exit_size, &mut exit_data) };
     let exit_text = take_exit_data(bt, exit_data, exit_size);
 
+    // Reverse order of installation.
     if let Some(initrd) = initrd.as_mut() {
         initrd.uninstall();
     }
+    vfs.uninstall();
     if status.is_error() {
         Err(explain_exit(name, status, &exit_text))
     } else {
         Ok(())
+    }
+}
+
+/// Makes `vfs` the child's `DeviceHandle`. LoadImage normally sets it already (from the
+/// device path's SimpleFileSystem handle); firmware that leaves it unset or elsewhere (as
+/// some EFI 1.10 implementations do, per iPXE) is corrected here.
+fn set_device_handle(bt: &BootServices, child: Handle, vfs: Handle) {
+    let mut interface: *mut core::ffi::c_void = ptr::null_mut();
+    // SAFETY: `child` is a loaded image handle, which carries LoadedImage; the out-pointer
+    // is valid.
+    let status =
+        unsafe { (bt.handle_protocol)(child.as_ptr(), &LoadedImageProtocol::GUID, &mut interface) };
+    if status.is_error() || interface.is_null() {
+        return;
+    }
+    // SAFETY: HandleProtocol returned the child's LoadedImage, which the child does not
+    // use before StartImage.
+    let loaded = unsafe { &mut *interface.cast::<LoadedImageProtocol>() };
+    if loaded.device_handle != vfs.as_ptr() {
+        loaded.device_handle = vfs.as_ptr();
     }
 }
 
@@ -228,6 +303,32 @@ mod tests {
         assert_eq!(load_options("a=1 é"), [0x61, 0x3d, 0x31, 0x20, 0xe9, 0]);
         assert_eq!(load_options("x🦀"), [0x78, 0x3f, 0]);
         assert_eq!(load_options(""), [0]);
+    }
+
+    fn initrd(name: &'static str) -> BootInitrd<'static> {
+        BootInitrd { name, data: b"" }
+    }
+
+    #[test]
+    fn loadfile2_is_skipped_only_when_initrd_names_every_initrd() {
+        let two = [initrd("initrd.img"), initrd("extra.cpio")];
+        assert!(!wants_loadfile2("console=ttyS0", &[]));
+        assert!(!wants_loadfile2("initrd=\\missing.img", &[]));
+        assert!(wants_loadfile2("console=ttyS0", &two));
+        assert!(wants_loadfile2("initrd=initrd.img console=ttyS0", &two));
+        assert!(!wants_loadfile2(
+            "initrd=\\Extra.cpio initrd=initrd.img quiet",
+            &two
+        ));
+        assert!(wants_loadfile2("initrd=initrd.img initrd=other", &two));
+        assert!(wants_loadfile2(
+            "myinitrd=initrd.img initrd=extra.cpio",
+            &two
+        ));
+        assert_eq!(
+            initrd_arguments("a initrd=x initrd= initrd=\\y b").collect::<Vec<_>>(),
+            ["x", "\\y"]
+        );
     }
 
     #[test]

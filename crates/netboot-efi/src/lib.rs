@@ -6,18 +6,22 @@
 //! - [`EfiPlatform`] implements [`netboot_core::platform::Platform`]: console
 //!   ([`EfiConsole`], ConOut/ConIn, which OVMF mirrors on the serial port), a monotonic
 //!   clock ([`clock`]), power ([`EfiPower`]), SMBIOS settings ([`smbios`]) and booting
-//!   ([`image`]: LoadImage/StartImage with a LoadFile2 initrd, [`initrd`]).
+//!   ([`image`]: LoadImage/StartImage with a LoadFile2 initrd, [`initrd`], and the images
+//!   on a virtual filesystem for `initrd=NAME`, [`vfs`]).
 //! - [`SnpDevice`] is a smoltcp `phy::Device` over the Simple Network Protocol ([`snp`]).
 //! - [`pe`] explains images UEFI cannot start (a kernel without EFI stub, another CPU).
+//! - [`exit::exit_status`] is the EFI status returned to the boot manager at the end.
 //!
 //! The crate is `#![no_std]` (plus `alloc`) and builds for the host (for tests and docs)
 //! and for `x86_64-unknown-uefi`. Functions that call the firmware need active boot
-//! services; the pure parsers ([`pe`], [`smbios`], [`status`], [`initrd::layout`]) do not.
+//! services; the pure parsers ([`pe`], [`smbios`], [`status`], [`initrd::layout`], the [`vfs`]
+//! layouts) do not.
 #![cfg_attr(not(test), no_std)]
 
 extern crate alloc;
 
 pub mod clock;
+pub mod exit;
 pub mod image;
 pub mod initrd;
 pub mod pe;
@@ -25,6 +29,7 @@ mod platform;
 pub mod smbios;
 pub mod snp;
 pub mod status;
+pub mod vfs;
 
 pub use platform::{EfiPlatform, POWER_FAILED};
 pub use snp::SnpDevice;
