@@ -102,6 +102,12 @@ pub fn run(args: &[String]) -> Result<()> {
                     format!("the demo did not finish within {} s", TIMEOUT.as_secs()).into(),
                 );
             }
+            // netboot.efi returns its failure to the boot manager, which starts the
+            // next entry: OVMF's UEFI shell. Nothing more will happen; stop now.
+            Ended::Running if !text.contains(INITRD_MARKER) && text.contains("Shell> ") => {
+                vm.kill();
+                break Ended::Running;
+            }
             Ended::Running => {}
             e @ Ended::Exited { .. } => break e,
         }
