@@ -155,30 +155,18 @@ impl InitrdHandle {
         let interface: *mut Provider = &mut *provider;
         // SAFETY: the GUIDs match the interfaces: a well-formed static device path, and a
         // LoadFile2Protocol at the start of a Box that lives until it is uninstalled.
-        unsafe {
-            let handle = boot::install_protocol_interface(
-                None,
-                &DevicePathProtocol::GUID,
-                INITRD_DEVICE_PATH.as_ptr().cast(),
-            )
-            .map_err(|e| InitrdError(e.status()))?;
-            if let Err(e) = boot::install_protocol_interface(
-                Some(handle),
+        let handle = unsafe {
+            crate::handle::install(
+                &INITRD_DEVICE_PATH,
                 &LoadFile2Protocol::GUID,
                 interface.cast_const().cast(),
-            ) {
-                let _ = boot::uninstall_protocol_interface(
-                    handle,
-                    &DevicePathProtocol::GUID,
-                    INITRD_DEVICE_PATH.as_ptr().cast(),
-                );
-                return Err(InitrdError(e.status()));
-            }
-            Ok(InitrdHandle {
-                handle,
-                provider: Some(provider),
-            })
+            )
         }
+        .map_err(InitrdError)?;
+        Ok(InitrdHandle {
+            handle,
+            provider: Some(provider),
+        })
     }
 
     /// Total bytes served.
@@ -202,22 +190,14 @@ impl InitrdHandle {
         let interface: *mut Provider = &mut *provider;
         // SAFETY: these are the exact interfaces installed on this handle in `install`.
         let removed = unsafe {
-            boot::uninstall_protocol_interface(
+            crate::handle::uninstall(
                 self.handle,
+                &INITRD_DEVICE_PATH,
                 &LoadFile2Protocol::GUID,
                 interface.cast_const().cast(),
             )
-            .is_ok()
         };
         if removed {
-            // SAFETY: as above.
-            let _ = unsafe {
-                boot::uninstall_protocol_interface(
-                    self.handle,
-                    &DevicePathProtocol::GUID,
-                    INITRD_DEVICE_PATH.as_ptr().cast(),
-                )
-            };
             drop(provider);
         } else {
             provider.revoked = true;

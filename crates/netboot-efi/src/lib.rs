@@ -22,6 +22,7 @@ extern crate alloc;
 
 pub mod clock;
 pub mod exit;
+mod handle;
 pub mod image;
 pub mod initrd;
 pub mod pe;

@@ -17,9 +17,7 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::ffi::c_void;
-use uefi::boot;
 use uefi::{Handle, Status};
-use uefi_raw::protocol::device_path::DevicePathProtocol;
 use uefi_raw::protocol::file_system::{
     FileAttribute, FileInfo, FileMode, FileProtocolRevision, FileProtocolV1, FileSystemInfo,
     FileSystemVolumeLabel, SimpleFileSystemProtocol,
@@ -566,30 +564,18 @@ impl VfsHandle {
         let interface: *mut Volume = &mut *volume;
         // SAFETY: the GUIDs match the interfaces: a well-formed static device path, and a
         // SimpleFileSystemProtocol at the start of a Box that lives until uninstalled.
-        unsafe {
-            let handle = boot::install_protocol_interface(
-                None,
-                &DevicePathProtocol::GUID,
-                VFS_DEVICE_PATH.as_ptr().cast(),
-            )
-            .map_err(|e| VfsError(e.status()))?;
-            if let Err(e) = boot::install_protocol_interface(
-                Some(handle),
+        let handle = unsafe {
+            crate::handle::install(
+                &VFS_DEVICE_PATH,
                 &SimpleFileSystemProtocol::GUID,
                 interface.cast_const().cast(),
-            ) {
-                let _ = boot::uninstall_protocol_interface(
-                    handle,
-                    &DevicePathProtocol::GUID,
-                    VFS_DEVICE_PATH.as_ptr().cast(),
-                );
-                return Err(VfsError(e.status()));
-            }
-            Ok(VfsHandle {
-                handle,
-                volume: Some(volume),
-            })
+            )
         }
+        .map_err(VfsError)?;
+        Ok(VfsHandle {
+            handle,
+            volume: Some(volume),
+        })
     }
 
     /// The handle carrying the filesystem (the started image's `DeviceHandle`).
@@ -607,23 +593,13 @@ impl VfsHandle {
         let interface: *mut Volume = &mut *volume;
         // SAFETY: these are the exact interfaces installed on this handle in `install`.
         let removed = unsafe {
-            boot::uninstall_protocol_interface(
+            crate::handle::uninstall(
                 self.handle,
+                &VFS_DEVICE_PATH,
                 &SimpleFileSystemProtocol::GUID,
                 interface.cast_const().cast(),
             )
-            .is_ok()
         };
-        if removed {
-            // SAFETY: as above.
-            let _ = unsafe {
-                boot::uninstall_protocol_interface(
-                    self.handle,
-                    &DevicePathProtocol::GUID,
-                    VFS_DEVICE_PATH.as_ptr().cast(),
-                )
-            };
-        }
         volume.revoked = true;
         volume.files.clear();
         if removed && volume.open == 0 {
