@@ -17,6 +17,11 @@
 //!
 //! Every parser checks every offset and length against the data with overflow-safe
 //! arithmetic, returns [`Error`] rather than panicking, and bounds loops and recursion.
+//!
+//! Cargo feature `deep-probe` (default): [`probe`] also reads a WIM's XML and boot-image
+//! metadata and lists the EFI loaders inside El Torito FAT images. It costs about 50 KB
+//! of code, so the firmwares build without it (their `probe` still names the format,
+//! header details and problems); `netboot-sim probe` has it.
 #![no_std]
 #![deny(missing_docs)]
 

@@ -957,7 +957,9 @@ fn probe_iso(data: &[u8]) -> Probe {
                         PLATFORM_X86 => p.on(Platform::Bios),
                         PLATFORM_EFI => {
                             efi = true;
-                            if let Some(img) = e.image(data) {
+                            if let Some(img) = e.image(data)
+                                && cfg!(feature = "deep-probe")
+                            {
                                 esp_loaders(img, &mut det.esp_loaders, &mut p);
                             }
                         }
@@ -1041,7 +1043,7 @@ fn wim_details(data: &[u8], header: WimHeader, p: &mut Probe) -> WimDetails {
         images: Vec::new(),
         boot_files: None,
     };
-    if header.pipable {
+    if header.pipable || !cfg!(feature = "deep-probe") {
         return det;
     }
     let mut wim = match Wim::parse_limited(data, WIM_PROBE_METADATA_CAP) {
