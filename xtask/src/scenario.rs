@@ -60,7 +60,15 @@ pub struct Scenario {
     /// QEMU NIC model.
     #[serde(default = "default_nic")]
     pub nic: String,
-    /// Files served by TFTP (and by HTTP on the lab), name → image reference.
+    /// For `boot = "pxe"`: keep the NIC's option ROM (QEMU's iPXE), which then is the PXE
+    /// client. `false` gives the NIC no ROM (`romfile=`), so OVMF's own driver and PXE
+    /// client (VirtioNetDxe, PxeBcDxe) boot it. Without PXE boot, OVMF scenarios always
+    /// use OVMF's driver.
+    #[serde(default = "default_true")]
+    pub nic_rom: bool,
+    /// Files served by TFTP (and by HTTP on the lab), name → image reference (as for
+    /// `image`; an absolute path names a host file, such as Debian's
+    /// `/usr/lib/ipxe/ipxe.efi`).
     #[serde(default)]
     pub files: BTreeMap<String, String>,
     /// Files generated into the served directory: name → size in bytes, pseudo-random
@@ -104,6 +112,13 @@ pub struct Scenario {
     /// Keys to type on the serial console once a marker has appeared.
     #[serde(default)]
     pub send: Vec<Send>,
+    /// Text that must be on the VGA text screen (80×25 at 0xB8000, read through a second
+    /// QMP monitor with `pmemsave`) in this order, checked once every console marker has
+    /// appeared and re-read until it matches or `timeout` seconds more have passed. The
+    /// screen is read from the running machine, so this needs `poweroff = false`; the
+    /// last one read is saved as `vga.txt` in the run directory.
+    #[serde(default)]
+    pub expect_vga: Vec<String>,
     /// A harness self-test: the run must fail, with an error containing this text.
     /// Proves that the checks above catch what they claim to catch.
     pub must_fail: Option<String>,
@@ -170,6 +185,9 @@ pub enum NetworkKind {
 fn default_memory() -> u32 {
     512
 }
+fn default_true() -> bool {
+    true
+}
 fn default_nic() -> String {
     "virtio-net-pci".into()
 }
@@ -191,6 +209,7 @@ impl Scenario {
             .expect
             .iter_mut()
             .chain(s.send.iter_mut().map(|k| &mut k.after))
+            .chain(s.expect_vga.iter_mut())
         {
             *m = m.replace("{version}", env!("CARGO_PKG_VERSION"));
         }
@@ -231,6 +250,15 @@ impl Scenario {
                     _ => {}
                 }
             }
+        }
+        if !self.expect_vga.is_empty() && (self.poweroff || self.firmware == FirmwareKind::Sim) {
+            return Err(
+                "`expect_vga` reads the screen of a running QEMU machine: it needs poweroff = false"
+                    .into(),
+            );
+        }
+        if !self.nic_rom && self.boot != Some(BootKind::Pxe) {
+            return Err("`nic_rom = false` is for boot = \"pxe\"".into());
         }
         let lab_only = self.http
             || !self.redirects.is_empty()
@@ -447,7 +475,12 @@ pub fn run_one(name: &str, s: &Scenario, fw: &Firmware, assets: &Assets, seq: us
     let serve = work.join("srv");
     fs::create_dir_all(&serve)?;
     for (served, reference) in &s.files {
-        fs::copy(resolve(reference, fw, assets)?, serve.join(served))?;
+        // Served names may have directories (`pxelinux.cfg/default`).
+        let path = serve.join(served);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::copy(resolve(reference, fw, assets)?, path)?;
     }
     for (served, size) in &s.generate {
         let path = serve.join(served);
@@ -528,7 +561,10 @@ pub fn run_one(name: &str, s: &Scenario, fw: &Firmware, assets: &Assets, seq: us
     let log = work.join("console.log");
     let qmp = (s.firmware != FirmwareKind::Sim).then_some(qmp.as_path());
     let mut vm = Vm::spawn(command, qmp, &log)?;
-    let outcome = watch(&mut vm, s, &expect);
+    let mut outcome = watch(&mut vm, s, &expect);
+    if outcome.is_ok() && !s.expect_vga.is_empty() {
+        outcome = check_vga(s, &work);
+    }
     vm.kill();
     drop(lab);
     outcome.map_err(|e| {
@@ -539,6 +575,41 @@ pub fn run_one(name: &str, s: &Scenario, fw: &Firmware, assets: &Assets, seq: us
         )
         .into()
     })
+}
+
+/// The second QMP monitor of a run with `expect_vga`.
+fn vga_qmp(work: &Path) -> PathBuf {
+    work.join("vga-qmp.sock")
+}
+
+/// Reads the VGA text screen of the running machine into `vga.txt` until the
+/// `expect_vga` texts are on it, in order, or the scenario's timeout passes (the screen
+/// may still be changing when the console markers are in).
+fn check_vga(s: &Scenario, work: &Path) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(s.timeout);
+    loop {
+        let page = qemu::read_guest_memory(
+            &vga_qmp(work),
+            qemu::VGA_TEXT_ADDR,
+            qemu::VGA_TEXT_BYTES,
+            &work.join("vga.bin"),
+        )?;
+        let screen = qemu::vga_text(&page);
+        fs::write(work.join("vga.txt"), &screen)?;
+        // Messages may wrap at column 80: match on the rows joined without line ends.
+        let joined = screen.replace('\n', "");
+        match first_missing(&joined, &s.expect_vga) {
+            None => return Ok(()),
+            Some(m) if Instant::now() >= deadline => {
+                return Err(format!(
+                    "the VGA text screen does not show {m:?} after {} s:\n{screen}",
+                    s.timeout
+                )
+                .into());
+            }
+            Some(_) => std::thread::sleep(Duration::from_millis(250)),
+        }
+    }
 }
 
 /// The QEMU command line for a firmware scenario.
@@ -570,6 +641,9 @@ fn qemu_command(
     } else {
         q.args(["-vga", "std"]);
     }
+    if !s.expect_vga.is_empty() {
+        q.args(qemu::extra_qmp_arg(&vga_qmp(work)));
+    }
     match s.boot {
         Some(BootKind::Esp) => {
             let esp = work.join("esp");
@@ -595,7 +669,8 @@ fn qemu_command(
     // NIC: PXE boot makes it the boot device; otherwise OVMF gets its own driver
     // (`romfile=`) so SNP comes from the platform firmware, not from iPXE.
     let nic_opts = match (s.boot, s.firmware) {
-        (Some(BootKind::Pxe), _) => ",bootindex=1",
+        (Some(BootKind::Pxe), _) if s.nic_rom => ",bootindex=1",
+        (Some(BootKind::Pxe), _) => ",bootindex=1,romfile=",
         (_, FirmwareKind::Ovmf) => ",romfile=",
         _ => "",
     };
