@@ -31,6 +31,8 @@ pub const PACKAGES: &[&str] = &[
     "zstd",
     "lz4",
     "bzip2",
+    "pxelinux",
+    "syslinux-common",
 ];
 
 /// The rustup targets the firmwares build for.

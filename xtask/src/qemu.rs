@@ -280,6 +280,82 @@ pub fn tail(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// The VGA text screen: 80 columns × 25 rows of (character, attribute) pairs at 0xB8000.
+pub const VGA_TEXT_ADDR: u64 = 0xB8000;
+/// Bytes of one 80×25 VGA text page.
+pub const VGA_TEXT_BYTES: u64 = 80 * 25 * 2;
+
+/// Saves `size` bytes of guest physical memory at `addr` into `file` through a QMP socket
+/// (`pmemsave`) and returns them. The socket must be a monitor no other client holds
+/// (QEMU serves one client per QMP socket): see [`extra_qmp_arg`].
+pub fn read_guest_memory(qmp: &Path, addr: u64, size: u64, file: &Path) -> Result<Vec<u8>> {
+    let stream = UnixStream::connect(qmp).map_err(|e| format!("QMP {}: {e}", qmp.display()))?;
+    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let mut writer = stream.try_clone()?;
+    let mut reader = BufReader::new(stream);
+    let _ = std::fs::remove_file(file);
+    let save = serde_json::json!({
+        "execute": "pmemsave",
+        "arguments": { "val": addr, "size": size, "filename": file.display().to_string() },
+    });
+    let mut sent_save = false;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            return Err(format!("QMP {}: closed before pmemsave answered", qmp.display()).into());
+        }
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if msg.get("QMP").is_some() {
+            writer.write_all(b"{\"execute\":\"qmp_capabilities\"}\n")?;
+        } else if let Some(err) = msg.get("error") {
+            return Err(format!("QMP {}: {err}", qmp.display()).into());
+        } else if msg.get("return").is_some() {
+            if sent_save {
+                break;
+            }
+            writer.write_all(format!("{save}\n").as_bytes())?;
+            sent_save = true;
+        }
+    }
+    let data = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    if data.len() as u64 != size {
+        return Err(format!("pmemsave wrote {} bytes, not {size}", data.len()).into());
+    }
+    Ok(data)
+}
+
+/// `-qmp` arguments for a second QMP monitor on `path`, for [`read_guest_memory`] (the
+/// first one is the SHUTDOWN watcher's).
+pub fn extra_qmp_arg(path: &Path) -> [String; 2] {
+    [
+        "-qmp".into(),
+        format!("unix:{},server=on,wait=off", path.display()),
+    ]
+}
+
+/// The text of a VGA text page (character bytes of (character, attribute) pairs), one
+/// line per 80-column row, trailing blanks removed; code page 437 box and control
+/// characters outside printable ASCII become `.`.
+pub fn vga_text(page: &[u8]) -> String {
+    let mut out = String::new();
+    for row in page.chunks(160) {
+        let line: String = row
+            .chunks(2)
+            .map(|cell| match cell[0] {
+                0 => ' ',
+                c @ 0x20..=0x7E => c as char,
+                _ => '.',
+            })
+            .collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,5 +370,17 @@ mod tests {
     fn tail_keeps_the_last_lines() {
         assert_eq!(tail("a\nb\nc\n", 2), "b\nc");
         assert_eq!(tail("a", 5), "a");
+    }
+
+    #[test]
+    fn vga_text_takes_every_other_byte_per_80_column_row() {
+        let mut page = vec![0u8; 160 * 2];
+        for (i, b) in b"Hi!".iter().enumerate() {
+            page[i * 2] = *b;
+            page[i * 2 + 1] = 0x07;
+        }
+        page[160] = b'x';
+        page[162] = 0xC4; // code page 437 box line
+        assert_eq!(vga_text(&page), "Hi!\nx.\n");
     }
 }

@@ -50,6 +50,7 @@ pub mod entry;
 pub mod heap;
 pub mod linux;
 pub mod mem;
+pub mod nbp;
 #[cfg(target_arch = "x86_64")]
 pub mod pci;
 #[cfg(target_os = "none")]

@@ -8,7 +8,7 @@ use crate::mem::{IdentityMapped, PhysMemory};
 use crate::pxe::{self, EntryArgs};
 use crate::timer::TscClock;
 use crate::undi::{PxeApi, PxeEntry, UndiNic};
-use crate::{IDENTITY_MAP_LIMIT, acpi};
+use crate::{IDENTITY_MAP_LIMIT, acpi, nbp};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -72,11 +72,23 @@ struct ZeroPage([u8; bzimage::BOOT_PARAMS_SIZE]);
 pub trait BiosNic: smoltcp::phy::Device {
     /// Stops the device for the OS; returns what went wrong (every step is attempted).
     fn stop_for_os(&mut self) -> Vec<String>;
+    /// Ends netboot's use of the device before another PXE boot program takes the
+    /// machine with the PXE stack intact; returns what went wrong. By default the same
+    /// as [`BiosNic::stop_for_os`].
+    fn close_for_nbp(&mut self) -> Vec<String> {
+        self.stop_for_os()
+    }
 }
 
 impl BiosNic for UndiNic {
     fn stop_for_os(&mut self) -> Vec<String> {
         self.shutdown().iter().map(|e| e.to_string()).collect()
+    }
+    fn close_for_nbp(&mut self) -> Vec<String> {
+        UndiNic::close_for_nbp(self)
+            .iter()
+            .map(|e| e.to_string())
+            .collect()
     }
 }
 
@@ -89,6 +101,9 @@ pub struct BiosPlatform<N = UndiNic> {
     nics: Vec<([u8; 6], N)>,
     map: Vec<Entry>,
     image_end: u64,
+    /// The PXE ROM's entry arguments, when a PXE ROM started netboot and its API is
+    /// usable: what a chained NBP gets.
+    pxe_args: Option<EntryArgs>,
 }
 
 fn platform_error(code: u32, message: impl Into<String>) -> PlatformError {
@@ -114,7 +129,9 @@ impl BiosPlatform<UndiNic> {
         // SAFETY: contract of this function.
         let (map, image_end, clock) = unsafe { init_memory_and_clock(&mut console) };
         let mut nics = Vec::new();
-        if let Some(entry) = Self::find_pxe(&mut console, loader_arg) {
+        let found = Self::find_pxe(&mut console, loader_arg);
+        let pxe_args = found.map(|(_, args)| args);
+        if let Some((entry, _)) = found {
             // SAFETY: validated entry point of the ROM that loaded us.
             let api = unsafe { PxeApi::new(entry) };
             match UndiNic::open(api) {
@@ -148,10 +165,11 @@ impl BiosPlatform<UndiNic> {
             nics,
             map,
             image_end,
+            pxe_args,
         }
     }
 
-    fn find_pxe(console: &mut BiosConsole, loader_arg: u64) -> Option<PxeEntry> {
+    fn find_pxe(console: &mut BiosConsole, loader_arg: u64) -> Option<(PxeEntry, EntryArgs)> {
         // SAFETY: 0–4 GiB is identity mapped; only validated structures are followed.
         let mem = unsafe { IdentityMapped::new(IDENTITY_MAP_LIMIT) };
         let Some(args) = mem
@@ -162,11 +180,11 @@ impl BiosPlatform<UndiNic> {
             return None;
         };
         match pxe::report(console, &mem, &args) {
-            Ok(Some(bang)) => Some(PxeEntry::BangPxe(bang.entry_sp)),
+            Ok(Some(bang)) => Some((PxeEntry::BangPxe(bang.entry_sp), args)),
             _ => match pxe::read_pxenv(&mem, args.pxenv) {
                 Ok(p) => {
                     let _ = console.write_str("using the PXENV+ entry point\r\n");
-                    Some(PxeEntry::Pxenv(p.rm_entry))
+                    Some((PxeEntry::Pxenv(p.rm_entry), args))
                 }
                 Err(_) => {
                     let _ = console.write_str("no valid PXE API: no network device\r\n");
@@ -200,12 +218,76 @@ impl<N: BiosNic> BiosPlatform<N> {
             nics,
             map,
             image_end,
+            pxe_args: None,
         }
     }
 
     /// The sanitised E820 map collected at start-up.
     pub fn memory_map(&self) -> &[Entry] {
         &self.map
+    }
+
+    /// Starts a PXE boot program the way a PXE ROM does, with the ROM's PXE stack
+    /// (ipxe-behaviour §9.2): UNDI closed (not stopped), the NBP at 0000:7C00, ES:BX →
+    /// `PXENV+`, `!PXE` at SS:SP+4. Returns only with the reason it cannot.
+    fn chain_nbp(
+        &mut self,
+        request: &BootRequest<'_>,
+        nics: &mut [NetDevice<N>],
+    ) -> Result<(), PlatformError> {
+        let name = request.name;
+        let Some(args) = self.pxe_args else {
+            return Err(platform_error(
+                12,
+                format!(
+                    "{name}: a PXE boot program needs the PXE stack of the ROM that started \
+                     netboot; this netboot was not started by a PXE ROM with a usable API \
+                     (netboot.lkrn drives the NIC itself): boot netboot.kpxe from the NIC \
+                     ROM, or chain a .lkrn or script instead"
+                ),
+            ));
+        };
+        let staging = nbp::plan(request.data.len(), lowmem_end(), self.base_memory_top())
+            .map_err(|e| platform_error(13, format!("{name}: {e}")))?;
+        let _ = write!(
+            self.console,
+            "starting PXE boot program {name} ({} bytes) at 0000:7C00, PXENV+ at {}, !PXE at \
+             {}\r\n",
+            request.data.len(),
+            args.pxenv,
+            args.pxe
+        );
+        // Point of no return: netboot lets go of UNDI, the stack stays loaded.
+        for n in nics.iter_mut() {
+            let nic = String::from(n.name());
+            for e in n.device_mut().close_for_nbp() {
+                let _ = write!(self.console, "{nic}: {e} (continuing)\r\n");
+            }
+        }
+        // SAFETY: nothing of netboot is needed any more: the launcher only overwrites
+        // base memory (0x600, 0x7C00.., the staging area below the ROM's data), and the
+        // PXE stack keeps running in the memory the ROM reserved for itself.
+        unsafe { nbp::launch(request.data, staging, &args) }
+    }
+
+    /// The end of free base memory: the BIOS data area's count of KiB at 0x413 (which
+    /// PXE ROMs lower to keep their data), capped by the E820 RAM block at 0.
+    fn base_memory_top(&self) -> u32 {
+        // SAFETY: 0–4 GiB is identity mapped; the BIOS data area is always there.
+        let mem = unsafe { IdentityMapped::new(IDENTITY_MAP_LIMIT) };
+        let bda_kib = mem
+            .bytes(0x413, 2)
+            .map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])))
+            .unwrap_or(0);
+        let e820_top = self
+            .map
+            .iter()
+            .find(|e| {
+                e.kind == e820::E820_RAM && e.base <= u64::from(nbp::NBP_LOAD) && e.end() > 0x7C00
+            })
+            .map(|e| e.end().min(0xA0000) as u32)
+            .unwrap_or(0);
+        (bda_kib * 1024).min(e820_top)
     }
 
     /// Prepares a bzImage boot; returns the kernel entry, boot_params address, kernel
@@ -334,6 +416,27 @@ fn image_end() -> u64 {
     ((&raw const __bss_end) as u64).next_multiple_of(4096)
 }
 
+/// The end of netboot's real-mode code and data (thunk, GDT, PXE buffers) in base memory.
+fn lowmem_end() -> u32 {
+    unsafe extern "C" {
+        static __lowmem_end: u8;
+    }
+    (&raw const __lowmem_end) as u32
+}
+
+/// Whether an image's name says it is a PXE boot program (the extensions iPXE and
+/// PXELINUX use; an NBP has no magic number).
+fn is_nbp_name(name: &str) -> bool {
+    let name = name.rsplit('/').next().unwrap_or(name);
+    let name = name.split(['?', '#']).next().unwrap_or(name);
+    [".0", ".pxe", ".kpxe", ".kkpxe", ".kkkpxe"]
+        .iter()
+        .any(|ext| {
+            name.len() > ext.len()
+                && name.as_bytes()[name.len() - ext.len()..].eq_ignore_ascii_case(ext.as_bytes())
+        })
+}
+
 /// A checked boot: where everything goes.
 struct Plan {
     header: bzimage::Header,
@@ -399,6 +502,9 @@ impl<N: BiosNic> Platform for BiosPlatform<N> {
         request: &BootRequest<'_>,
         nics: &mut [NetDevice<N>],
     ) -> Result<(), PlatformError> {
+        if is_nbp_name(request.name) && bzimage::parse(request.data).is_err() {
+            return self.chain_nbp(request, nics);
+        }
         let plan = self
             .plan(request)
             .map_err(|e| platform_error(e.code, format!("{}: {}", request.name, e.message)))?;

@@ -530,6 +530,23 @@ mod nic {
             failed
         }
 
+        /// Ends netboot's use of UNDI before another PXE boot program takes the stack
+        /// over (`chain undionly.kpxe`): `UNDI_CLOSE` only, so the stack stays started
+        /// and initialised, as the ROM handed it to netboot. Nothing is sent or
+        /// received afterwards.
+        pub fn close_for_nbp(&mut self) -> Vec<PxeError> {
+            let mut failed = Vec::new();
+            if self.shut_down {
+                return failed;
+            }
+            self.shut_down = true;
+            self.rx.clear();
+            if let Err(e) = simple(&mut self.api, opcode::UNDI_CLOSE, 2) {
+                failed.push(e);
+            }
+            failed
+        }
+
         fn fill(&mut self) {
             if self.rx.is_empty() && !self.shut_down {
                 self.drain

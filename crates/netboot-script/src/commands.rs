@@ -1136,7 +1136,7 @@ fn download<R: Runtime>(rt: &mut R, uri: &str, opts: &ImageOpts) -> Result<Image
         .or_else(|| default_name(uri))
         .unwrap_or_default();
     let mut image = Image::new(name, fetched.data);
-    image.ty = probe(rt, &image.data);
+    image.ty = probe(rt, &image.data).or_else(|| rt.probe_named(&image.name, &image.data));
     image.uri = Some(fetched.uri);
     image.autofree = opts.autofree;
     Ok(rt.images().register(image))

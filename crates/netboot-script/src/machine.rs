@@ -807,6 +807,22 @@ impl<P: Platform> Runtime for Machine<P> {
         image_type(netboot_image::probe(data).format)
     }
 
+    fn probe_named(&mut self, name: &str, data: &Vec<u8>) -> Option<ImageType> {
+        // Only a PC BIOS (DHCP client architecture 0) can start a PXE NBP, and only one
+        // fetched by name (`chain URL`): a DHCP boot file of that kind is a PXE loop.
+        if self.platform.client_arch() != 0 {
+            return None;
+        }
+        let hints = netboot_image::Hints {
+            name: Some(name),
+            ..Default::default()
+        };
+        match netboot_image::probe_with(data, &hints).format {
+            netboot_image::Format::Nbp => image_type(netboot_image::Format::Nbp),
+            _ => None,
+        }
+    }
+
     fn extract(&mut self, image: &Image<Vec<u8>>) -> Result<Vec<u8>, Error> {
         use netboot_image::inflate;
         let result = match netboot_image::probe(&image.data).format {
@@ -1307,6 +1323,7 @@ mod tests {
     struct FakePlatform {
         now: u64,
         out: String,
+        arch: u16,
     }
 
     impl core::fmt::Write for FakePlatform {
@@ -1328,7 +1345,7 @@ mod tests {
             "fake"
         }
         fn client_arch(&self) -> u16 {
-            7
+            self.arch
         }
         fn console(&mut self) -> &mut dyn netboot_core::platform::Console {
             self
@@ -1415,11 +1432,7 @@ mod tests {
         ]);
         t1.extend_from_slice(&[6, 0, 0]);
         table.extend(structure(1, &t1, &["QEMU", "Standard PC", "SN-42"]));
-        table.extend(structure(
-            2,
-            &[1, 2, 0, 3],
-            &["Board Inc", "B1", "BSN-7"],
-        ));
+        table.extend(structure(2, &[1, 2, 0, 3], &["Board Inc", "B1", "BSN-7"]));
         table.extend(structure(3, &[1, 1, 0, 0, 2], &["Chassis Inc", "ASSET-9"]));
         table.extend(structure(127, &[], &[]));
         let get = |version: (u8, u8), preset: Option<(&str, &str)>| {
@@ -1468,10 +1481,29 @@ mod tests {
         let mut m = Machine::new(FakePlatform {
             now: 0,
             out: String::new(),
+            arch: 7,
         });
         let status = m.run(Some(script.as_bytes()));
         let out = core::mem::take(&mut m.platform().out).replace("\r\n", "\n");
         (status, out)
+    }
+
+    #[test]
+    fn only_a_pc_bios_takes_named_nbps_for_executables() {
+        let nbp = alloc::vec![0xEAu8, 0x05, 0x7C, 0x00, 0x00, 0x90];
+        let mut m = Machine::new(FakePlatform {
+            now: 0,
+            out: String::new(),
+            arch: 0,
+        });
+        let ty = m
+            .probe_named("undionly.kpxe", &nbp)
+            .expect("an NBP on BIOS");
+        assert_eq!(ty.name, "PXE");
+        assert_eq!(ty.kind, ImageKind::Executable);
+        assert_eq!(m.probe_named("boot.bin", &nbp), None);
+        m.platform().arch = 7;
+        assert_eq!(m.probe_named("undionly.kpxe", &nbp), None);
     }
 
     #[test]

@@ -483,6 +483,13 @@ pub trait Runtime {
         }
         Ok(())
     }
+    /// Probes fetched bytes that [`Runtime::probe`] did not recognise, knowing the
+    /// image's name: a PXE NBP has no magic number, only its name (`.0`, `.pxe`,
+    /// `.kpxe`) tells it apart. `None` (the default) leaves it data.
+    fn probe_named(&mut self, name: &str, data: &Self::Blob) -> Option<ImageType> {
+        let _ = (name, data);
+        None
+    }
 }
 
 /// Shorthand used by commands: a string for `Option<&str>`.
