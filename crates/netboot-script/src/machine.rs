@@ -376,10 +376,9 @@ impl<P: Platform> Machine<P> {
         if let Some(ns) = lease.next_server {
             options.push((0xaf03, ns.octets().to_vec()));
         }
-        if let Some(f) = &lease.filename {
-            options.retain(|(t, _)| *t != 67);
-            options.push((67, f.as_bytes().to_vec()));
-        }
+        // Only what this ACK said: `lease.filename` is merged with the ProxyDHCP answer,
+        // and a proxy's boot file must stay in the `proxydhcp` block, with the proxy's
+        // next-server (see `boot_uri`).
         self.settings.store_dhcp(&format!("{dev}.dhcp"), options);
         self.settings.remove_block("proxydhcp");
         if let Some(proxy) = &lease.proxy {
