@@ -94,6 +94,15 @@ impl TscClock {
             core::hint::spin_loop();
         }
     }
+
+    /// Busy-waits for `us` microseconds, measured in TSC ticks.
+    pub fn spin_us(&self, us: u64) {
+        let ticks = self.per_ms.saturating_mul(us) / 1000;
+        let start = rdtsc();
+        while rdtsc().wrapping_sub(start) < ticks {
+            core::hint::spin_loop();
+        }
+    }
 }
 
 #[cfg(test)]
