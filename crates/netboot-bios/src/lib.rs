@@ -30,6 +30,9 @@
 //! * [`virtio`] and [`virtio_net`]: netboot's own polled virtio-net driver for PCI
 //!   (legacy and virtio 1.0 interfaces), used by `netboot.lkrn`;
 //! * [`bzimage`]: Linux 64-bit boot protocol (header checks, placement, `boot_params`);
+//! * [`nbp`]: chaining another PXE boot program with the ROM's PXE stack intact;
+//! * [`rtc`], [`smbios`] and [`pci`]: the CMOS clock, the SMBIOS table in the BIOS area and
+//!   PCI configuration space (mechanism #1), behind `${unixtime}`, `smbios/` and `pci/`;
 //! * `platform` (`target_os = "none"`): `BiosPlatform`, the [`netboot_core::platform::Platform`].
 //!
 //! The crate is `#![no_std]` and builds (and tests) on the host, for `x86_64-unknown-none`
