@@ -19,6 +19,9 @@ use core::time::Duration;
 /// How long the calibration stalls.
 const CALIBRATION_MS: u64 = 10;
 
+/// The longest single [`MonotonicClock::idle`] stall with a counter, in microseconds.
+pub const IDLE_SLICE_US: u64 = 50;
+
 /// Milliseconds since the clock was created.
 #[derive(Debug)]
 pub struct MonotonicClock {
@@ -69,6 +72,22 @@ impl MonotonicClock {
     /// Records that the caller stalled for `ms` (only used without a counter).
     pub fn idled(&self, ms: u64) {
         self.idled_ms.set(self.idled_ms.get().saturating_add(ms));
+    }
+
+    /// Stalls for a short slice of at most `ms`: [`IDLE_SLICE_US`] with a counter (the
+    /// callers are poll loops that must get back to the NIC soon: nothing interrupts a
+    /// `Stall()`), a whole millisecond without one (then the idle time is the clock).
+    /// Boot services must be active.
+    pub fn idle(&self, ms: u64) {
+        if ms == 0 {
+            return;
+        }
+        if HAS_COUNTER {
+            uefi::boot::stall(Duration::from_micros((ms * 1000).min(IDLE_SLICE_US)));
+        } else {
+            uefi::boot::stall(Duration::from_millis(1));
+            self.idled(1);
+        }
     }
 }
 

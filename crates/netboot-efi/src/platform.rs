@@ -4,7 +4,6 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write as _;
-use core::time::Duration;
 use netboot_core::net::NetDevice;
 use netboot_core::platform::{
     BootRequest, Clock, Console, Platform, PlatformError, Power, PowerAction,
@@ -89,11 +88,7 @@ impl Platform for EfiPlatform {
     /// Stalls at most 1 ms: the NIC's receive ring is not drained while we stall, and a
     /// TCP window's worth of frames arrives in a few milliseconds.
     fn idle(&mut self, ms: u64) {
-        let ms = ms.min(1);
-        if ms > 0 {
-            boot::stall(Duration::from_millis(ms));
-            self.clock.idled(ms);
-        }
+        self.clock.idle(ms);
     }
 
     /// Every SNP NIC that can be opened exclusively, the boot NIC first; NICs that fail
