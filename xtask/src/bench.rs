@@ -521,6 +521,23 @@ fn qemu_command(c: &Contender, dir: &Path, qmp: &Path) -> Result<Command> {
 }
 
 /// Boots `image` once in the lab and times the markers. Never fails as a whole: what
+/// Starts `c` in the lab with a fresh run directory `dir`: the VM, the instant it
+/// started and its console log.
+fn start_vm(
+    lab: &Lab,
+    c: &Contender,
+    dir: &Path,
+) -> std::result::Result<(Vm, Instant, PathBuf), String> {
+    let _ = fs::remove_dir_all(dir);
+    fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let qmp = std::env::temp_dir().join(format!("netboot-bench-{}.sock", std::process::id()));
+    let command = lab.wrap(&qemu_command(c, dir, &qmp).map_err(|e| e.to_string())?);
+    let log = dir.join("console.log");
+    let t0 = Instant::now();
+    let vm = Vm::spawn(command, Some(&qmp), &log).map_err(|e| e.to_string())?;
+    Ok((vm, t0, log))
+}
+
 /// went wrong is recorded per workload.
 fn run_once(lab: &Lab, c: &Contender, dir: &Path, workloads: &[Workload]) -> Run {
     let failed = |e: String| Run {
@@ -529,20 +546,9 @@ fn run_once(lab: &Lab, c: &Contender, dir: &Path, workloads: &[Workload]) -> Run
         driver: None,
         powered_off: false,
     };
-    let _ = fs::remove_dir_all(dir);
-    if let Err(e) = fs::create_dir_all(dir) {
-        return failed(e.to_string());
-    }
-    let qmp = std::env::temp_dir().join(format!("netboot-bench-{}.sock", std::process::id()));
-    let command = match qemu_command(c, dir, &qmp) {
-        Ok(c) => lab.wrap(&c),
-        Err(e) => return failed(e.to_string()),
-    };
-    let log = dir.join("console.log");
-    let t0 = Instant::now();
-    let mut vm = match Vm::spawn(command, Some(&qmp), &log) {
-        Ok(vm) => vm,
-        Err(e) => return failed(e.to_string()),
+    let (mut vm, t0, log) = match start_vm(lab, c, dir) {
+        Ok(started) => started,
+        Err(e) => return failed(e),
     };
     let mut run = time_markers(&mut vm, t0, workloads);
     vm.kill();
@@ -732,20 +738,9 @@ fn run_boot_once(lab: &Lab, c: &Contender, dir: &Path) -> BootRun {
         error: Some(e),
         initrd_via: None,
     };
-    let _ = fs::remove_dir_all(dir);
-    if let Err(e) = fs::create_dir_all(dir) {
-        return failed(e.to_string());
-    }
-    let qmp = std::env::temp_dir().join(format!("netboot-bench-{}.sock", std::process::id()));
-    let command = match qemu_command(c, dir, &qmp) {
-        Ok(c) => lab.wrap(&c),
-        Err(e) => return failed(e.to_string()),
-    };
-    let log = dir.join("console.log");
-    let t0 = Instant::now();
-    let mut vm = match Vm::spawn(command, Some(&qmp), &log) {
-        Ok(vm) => vm,
-        Err(e) => return failed(e.to_string()),
+    let (mut vm, t0, log) = match start_vm(lab, c, dir) {
+        Ok(started) => started,
+        Err(e) => return failed(e),
     };
     let (seen, error) = follow(&mut vm, t0, &BOOT_MARKERS);
     vm.kill();
