@@ -51,6 +51,14 @@ pub enum Error {
         /// What happened.
         why: &'static str,
     },
+    /// A TLS connection failed (handshake, certificate, protocol).
+    #[cfg(feature = "https")]
+    Tls {
+        /// `host:port`.
+        peer: String,
+        /// What went wrong.
+        cause: crate::tls::TlsError,
+    },
     /// An interface has no IPv4 configuration.
     NotConfigured {
         /// Interface name.
@@ -95,6 +103,8 @@ impl Error {
             Error::Uri(_) => 0x0601,
             Error::Ntp { .. } => 0x0701,
             Error::Settings(e) => e.code(),
+            #[cfg(feature = "https")]
+            Error::Tls { .. } => 0x0801,
         }
     }
 }
@@ -111,6 +121,8 @@ impl fmt::Display for Error {
             Error::Ntp { server, cause } => write!(f, "{server}: {cause}"),
             Error::Settings(e) => write!(f, "{e}"),
             Error::Connection { peer, why } => write!(f, "connection to {peer} failed: {why}"),
+            #[cfg(feature = "https")]
+            Error::Tls { peer, cause } => write!(f, "TLS with {peer} failed: {cause}"),
             Error::NotConfigured { interface } => {
                 write!(
                     f,
@@ -118,8 +130,17 @@ impl fmt::Display for Error {
                 )
             }
             Error::NoInterface => f.write_str("no network interface found"),
+            Error::UnsupportedScheme(s) if s.eq_ignore_ascii_case("https") => write!(
+                f,
+                "cannot fetch https URIs: this build has no HTTPS (netboot-core feature `https`)"
+            ),
             Error::UnsupportedScheme(s) => {
-                write!(f, "cannot fetch {s:?} URIs (supported: tftp, http)")
+                let supported = if cfg!(feature = "https") {
+                    "tftp, http, https"
+                } else {
+                    "tftp, http"
+                };
+                write!(f, "cannot fetch {s:?} URIs (supported: {supported})")
             }
             Error::TooLarge { size, limit } => {
                 write!(

@@ -40,6 +40,8 @@ pub mod platform;
 pub mod proto;
 pub mod settings;
 pub mod startup;
+#[cfg(feature = "https")]
+pub mod tls;
 pub mod uri;
 pub mod wire;
 

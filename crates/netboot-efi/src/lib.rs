@@ -27,6 +27,8 @@ pub mod image;
 pub mod initrd;
 pub mod pe;
 mod platform;
+#[cfg(feature = "https")]
+pub mod rng;
 pub mod smbios;
 pub mod snp;
 pub mod status;

@@ -41,6 +41,8 @@ impl EfiPlatform {
     pub fn new() -> Self {
         // Watchdog code 0x10000: codes below are reserved for the firmware.
         let _ = boot::set_watchdog_timer(0, 0x10000, None);
+        #[cfg(feature = "https")]
+        crate::rng::register();
         EfiPlatform {
             console: EfiConsole,
             clock: MonotonicClock::calibrate(),

@@ -93,6 +93,12 @@ pub struct Machine<P: Platform> {
     clock: Option<NtpTime>,
     /// The SMBIOS structure table and version, for the `smbios/` scope.
     smbios: Option<(Vec<u8>, (u8, u8))>,
+    /// The root CAs HTTPS and `imgverify` trust.
+    #[cfg(feature = "https")]
+    trust: netboot_core::tls::TrustStore,
+    /// Provider and verifier built from `trust`, on first use.
+    #[cfg(feature = "https")]
+    tls: Option<alloc::sync::Arc<netboot_core::tls::TlsSetup>>,
 }
 
 /// A request-parameter list (iPXE's `struct parameters`).
@@ -189,7 +195,54 @@ impl<P: Platform> Machine<P> {
             param_lists: Vec::new(),
             clock,
             smbios,
+            #[cfg(feature = "https")]
+            trust: netboot_core::tls::TrustStore::builtin(),
+            #[cfg(feature = "https")]
+            tls: None,
         }
+    }
+
+    /// The root CAs HTTPS and `imgverify` trust (the build's, see
+    /// `netboot_core::tls::TrustStore::builtin`); changes apply to the next connection.
+    #[cfg(feature = "https")]
+    pub fn trust_mut(&mut self) -> &mut netboot_core::tls::TrustStore {
+        self.tls = None;
+        &mut self.trust
+    }
+
+    /// The trust store, for checks.
+    #[cfg(feature = "https")]
+    pub fn trust(&self) -> &netboot_core::tls::TrustStore {
+        &self.trust
+    }
+
+    /// The wall clock now, for certificate validity, naming its source.
+    #[cfg(feature = "https")]
+    pub fn wall_clock(&mut self) -> Option<netboot_core::tls::WallClock> {
+        let clock = self.clock?;
+        let source = if clock.stratum == 0 {
+            match self.platform.name() {
+                "efi" => "EFI real-time clock",
+                "pcbios" => "CMOS real-time clock",
+                _ => "host clock",
+            }
+        } else {
+            "NTP"
+        };
+        Some(netboot_core::tls::WallClock {
+            unix_secs: clock.unix_ms_at(self.platform.now_ms()) / 1000,
+            source,
+        })
+    }
+
+    /// The TLS provider and verifier for the current trust store.
+    #[cfg(feature = "https")]
+    fn tls_setup(&mut self) -> alloc::sync::Arc<netboot_core::tls::TlsSetup> {
+        self.tls
+            .get_or_insert_with(|| {
+                alloc::sync::Arc::new(netboot_core::tls::TlsSetup::new(&self.trust))
+            })
+            .clone()
     }
 
     /// The platform.
@@ -767,6 +820,12 @@ impl<P: Platform> Runtime for Machine<P> {
         };
         if !req.quiet {
             self.print(&format!("{}... ", uri.redacted()));
+        }
+        #[cfg(feature = "https")]
+        if uri.scheme_kind() == netboot_core::uri::Scheme::Https {
+            let setup = self.tls_setup();
+            let clock = self.wall_clock();
+            self.nets[index].set_tls(setup, clock);
         }
         let mut sink = VecSink::new(MAX_IMAGE);
         let mut waiter = PlatformWaiter {

@@ -5,7 +5,8 @@
 //! ```text
 //! netboot-sim version
 //! netboot-sim run [--tap IFACE] [--mac MAC] [--set NAME=VALUE]… [--quiet] [--prompt MS] [--shell]
-//!                 [--pci DIR|none] [--smbios DIR|none] [--keys KEYS] [--files DIR] [--lines] SCRIPT
+//!                 [--pci DIR|none] [--smbios DIR|none] [--keys KEYS] [--files DIR] [--lines]
+//!                 [--trust CA.pem]… [--no-builtin-trust] SCRIPT
 //! netboot-sim check SCRIPT…
 //! netboot-sim probe FILE…
 //! ```
@@ -27,7 +28,9 @@
 //! host's clock. The `pci/` scope and `pciscan` read
 //! `/sys/bus/pci/devices` (or `--pci DIR` with `SSSS:BB:DD.F/config` files, or `--pci
 //! none`); the `smbios/` scope reads `/sys/firmware/dmi/tables` (`DMI` and
-//! `smbios_entry_point`, readable by root; or `--smbios DIR|none`).
+//! `smbios_entry_point`, readable by root; or `--smbios DIR|none`). HTTPS and `imgverify`
+//! trust the build's roots (the public set, and `NETBOOT_TRUST`'s) plus every CA in the
+//! PEM files given with `--trust`; `--no-builtin-trust` starts from no roots at all.
 
 mod tap;
 
@@ -41,7 +44,7 @@ const USAGE: &str = "\
 usage: netboot-sim version
        netboot-sim run [--tap IFACE] [--mac MAC] [--set NAME=VALUE]... [--quiet] [--prompt MS] [--shell]
                        [--pci DIR|none] [--smbios DIR|none] [--keys KEYS] [--files DIR] [--lines]
-                       SCRIPT|-|autoboot
+                       [--trust CA.pem]... [--no-builtin-trust] SCRIPT|-|autoboot
        netboot-sim check SCRIPT...
        netboot-sim probe FILE...
 ";
@@ -116,6 +119,10 @@ struct RunArgs {
     keys: Option<String>,
     files: Option<std::path::PathBuf>,
     lines: bool,
+    /// `--trust`: PEM files of CAs to trust.
+    trust: Vec<std::path::PathBuf>,
+    /// Without `--no-builtin-trust`: start from the build's roots.
+    builtin_trust: bool,
 }
 
 /// `DIR` or `none`.
@@ -145,6 +152,8 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
         keys: None,
         files: None,
         lines: false,
+        trust: Vec::new(),
+        builtin_trust: true,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -175,6 +184,10 @@ fn parse_run(args: &[String]) -> Result<RunArgs, String> {
                 run.keys = Some(spec);
             }
             "--files" => run.files = Some(value("a directory")?.into()),
+            "--trust" => run
+                .trust
+                .push(value("a PEM file of CA certificates")?.into()),
+            "--no-builtin-trust" => run.builtin_trust = false,
             "--pci" => run.pci = Some(dir_or_none(value("a directory or none")?)),
             "--smbios" => run.smbios = Some(dir_or_none(value("a directory or none")?)),
             "--shell" => run.shell = true,
@@ -233,6 +246,16 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         platform.smbios_root = smbios;
     }
     let mut machine = Machine::new(platform);
+    if !args.builtin_trust {
+        *machine.trust_mut() = netboot_core::tls::TrustStore::empty();
+    }
+    for path in &args.trust {
+        let pem = std::fs::read(path).map_err(|e| format!("--trust {}: {e}", path.display()))?;
+        machine
+            .trust_mut()
+            .add_pem(&pem)
+            .map_err(|e| format!("--trust {}: {e}", path.display()))?;
+    }
     machine.set_prompt_ms(args.prompt_ms);
     machine.set_shell_on_failure(args.shell);
     for (name, value) in &args.sets {

@@ -9,6 +9,7 @@ use crate::proto::http::{
 };
 use crate::proto::tftp::{DEFAULT_WINDOWSIZE, TftpConfig, TftpTransfer};
 use crate::uri::{Host, Scheme, Uri};
+use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
@@ -165,6 +166,79 @@ const CONNECT_TIMEOUT_MS: Millis = 15_000;
 pub(super) struct Connection {
     handle: smoltcp::iface::SocketHandle,
     peer: (Ipv4Addr, u16),
+    /// The TLS session of an `https://` connection.
+    tls: Option<Box<TlsSession>>,
+    /// The host name the TLS session's certificate was checked against.
+    host: String,
+}
+
+/// A TLS session on a connection.
+#[cfg(feature = "https")]
+type TlsSession = crate::tls::TlsClient;
+/// Without HTTPS there is never a TLS session.
+#[cfg(not(feature = "https"))]
+enum TlsSession {}
+
+#[cfg(not(feature = "https"))]
+impl TlsSession {
+    fn peer_closed(&self) -> bool {
+        match *self {}
+    }
+    fn describe(&self) -> String {
+        match *self {}
+    }
+}
+
+/// Whether `scheme` is fetched by the HTTP engine.
+fn is_http(scheme: Scheme) -> bool {
+    scheme == Scheme::Http || (cfg!(feature = "https") && scheme == Scheme::Https)
+}
+
+/// Moves bytes between a TLS session and its TCP socket: ciphertext in, decrypted data to
+/// `deliver` (which returns how much it used), ciphertext out.
+#[cfg(feature = "https")]
+fn tls_pump(
+    session: &mut TlsSession,
+    socket: &mut tcp::Socket<'_>,
+    peer: &str,
+    mut deliver: impl FnMut(&[u8]) -> (usize, Result<(), Error>),
+) -> Result<(), Error> {
+    let tls_error = |cause| Error::Tls {
+        peer: peer.to_string(),
+        cause,
+    };
+    loop {
+        // Decrypted data first, so the session has room for more.
+        if !session.plaintext().is_empty() {
+            let (used, result) = deliver(session.plaintext());
+            session.consume(used);
+            result?;
+            if used == 0 {
+                break;
+            }
+        }
+        let mut got = 0;
+        if socket.can_recv() && !session.recv_space().is_empty() {
+            got = socket
+                .recv(|buf| {
+                    let n = session.feed(buf);
+                    (n, n)
+                })
+                .unwrap_or(0);
+        }
+        session.process().map_err(tls_error)?;
+        while !session.outgoing().is_empty() && socket.can_send() {
+            let n = socket.send_slice(session.outgoing()).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            session.sent(n);
+        }
+        if got == 0 && session.plaintext().is_empty() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// A [`Sink`] that only records the announced size (for `HEAD`).
@@ -244,6 +318,8 @@ impl<D: Device> NetDevice<D> {
         match uri.scheme_kind() {
             Scheme::Tftp => self.fetch_tftp(w, uri, sink),
             Scheme::Http => self.fetch_http(w, uri, options.effective_method(), options, sink),
+            #[cfg(feature = "https")]
+            Scheme::Https => self.fetch_http(w, uri, options.effective_method(), options, sink),
             _ => Err(Error::UnsupportedScheme(uri.scheme().to_string())),
         }
     }
@@ -347,7 +423,7 @@ impl<D: Device> NetDevice<D> {
         let mut current = uri.clone();
         let mut options = Some(options);
         loop {
-            if current.scheme_kind() != Scheme::Http {
+            if !is_http(current.scheme_kind()) {
                 return Err(Error::UnsupportedScheme(current.scheme().to_string()));
             }
             sink.reset();
@@ -362,19 +438,21 @@ impl<D: Device> NetDevice<D> {
                     other => other?,
                 };
             match outcome {
-                Exchange::Done(size) => {
-                    let transport = if self.http_reused {
-                        "http, reused connection"
-                    } else {
-                        "http"
-                    };
+                Exchange::Done(size, tls) => {
+                    let mut transport = String::from(if tls.is_empty() { "http" } else { "https" });
+                    if !tls.is_empty() {
+                        transport = alloc::format!("{transport} ({tls})");
+                    }
+                    if self.http_reused {
+                        transport.push_str(", reused connection");
+                    }
                     let elapsed_ms = w.now_ms() - start;
                     let uri = current.to_string();
                     return Ok(Download {
                         uri,
                         size,
                         elapsed_ms,
-                        transport: transport.to_string(),
+                        transport,
                     });
                 }
                 Exchange::Redirect(head) => match redirects.check(&head)? {
@@ -414,7 +492,9 @@ impl<D: Device> NetDevice<D> {
             _ => ip.to_string(),
         };
         let peer = alloc::format!("{host}:{port}");
-        let handle = self.http_connect(w, (ip, port), &peer, allow_reuse)?;
+        let secure = uri.scheme_kind() == Scheme::Https;
+        let (handle, mut tls) =
+            self.http_connect(w, (ip, port), (&peer, &host), secure, allow_reuse)?;
         let target = uri.request_target();
         let user = uri.user();
         let password = uri.password();
@@ -439,20 +519,44 @@ impl<D: Device> NetDevice<D> {
         let mut link = ();
         let result = self.drive(w, &mut link, |dev, now, _, w| {
             let socket = dev.sockets.get_mut::<tcp::Socket>(handle);
-            if sent < bytes.len() && socket.can_send() {
-                sent += socket.send_slice(&bytes[sent..]).unwrap_or(0);
-            }
             let mut finished = None;
-            while finished.is_none() && socket.can_recv() {
-                let r = socket
-                    .recv(|buf| feed_all(&mut reader, now, buf, sink, &mut total, &mut finished));
-                match r {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => return Step::Done(Err(e)),
-                    Err(_) => break,
+            match tls.as_deref_mut() {
+                None => {
+                    if sent < bytes.len() && socket.can_send() {
+                        sent += socket.send_slice(&bytes[sent..]).unwrap_or(0);
+                    }
+                    while finished.is_none() && socket.can_recv() {
+                        let r = socket.recv(|buf| {
+                            feed_all(&mut reader, now, buf, sink, &mut total, &mut finished)
+                        });
+                        match r {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => return Step::Done(Err(e)),
+                            Err(_) => break,
+                        }
+                    }
                 }
+                #[cfg(feature = "https")]
+                Some(session) => {
+                    if sent < bytes.len() {
+                        session.write(&bytes[sent..]);
+                        sent = bytes.len();
+                    }
+                    let r = tls_pump(session, socket, &peer, |plain| {
+                        if finished.is_some() {
+                            return (0, Ok(()));
+                        }
+                        feed_all(&mut reader, now, plain, sink, &mut total, &mut finished)
+                    });
+                    if let Err(e) = r {
+                        return Step::Done(Err(e));
+                    }
+                }
+                #[cfg(not(feature = "https"))]
+                Some(never) => match *never {},
             }
-            if finished.is_none() && !socket.may_recv() && sent == bytes.len() {
+            let closed = !socket.may_recv() || tls.as_deref().is_some_and(TlsSession::peer_closed);
+            if finished.is_none() && closed && sent == bytes.len() {
                 // The peer closed: that ends a close-delimited body, or is an error.
                 match reader.eof() {
                     Ok(()) => finished = Some(Finished::Complete),
@@ -478,28 +582,37 @@ impl<D: Device> NetDevice<D> {
             }
         });
         let reusable = result.is_ok() && redirect.is_none() && reader.can_reuse();
-        self.http_release(handle, (ip, port), reusable);
+        let described = tls.as_deref().map(TlsSession::describe).unwrap_or_default();
+        self.http_release(handle, (ip, port, &host), reusable, tls);
         result?;
         match redirect {
             Some(head) => Ok(Exchange::Redirect(head)),
-            None => Ok(Exchange::Done(reader.body_received())),
+            None => Ok(Exchange::Done(reader.body_received(), described)),
         }
     }
 
-    /// A connected TCP socket to `peer`: the kept-alive one if it still works.
+    /// A connected TCP socket to `peer` (with a finished TLS handshake when `secure`): the
+    /// kept-alive one if it still works.
     fn http_connect(
         &mut self,
         w: &mut impl Waiter,
         peer: (Ipv4Addr, u16),
-        name: &str,
+        (name, host): (&str, &str),
+        secure: bool,
         allow_reuse: bool,
-    ) -> Result<smoltcp::iface::SocketHandle, Error> {
+    ) -> Result<(smoltcp::iface::SocketHandle, Option<Box<TlsSession>>), Error> {
         self.http_reused = false;
         if let Some(conn) = self.http_conn.take() {
             let socket = self.sockets.get_mut::<tcp::Socket>(conn.handle);
-            if allow_reuse && conn.peer == peer && socket.may_send() && socket.may_recv() {
+            if allow_reuse
+                && conn.peer == peer
+                && conn.tls.is_some() == secure
+                && (!secure || conn.host == host)
+                && socket.may_send()
+                && socket.may_recv()
+            {
                 self.http_reused = true;
-                return Ok(conn.handle);
+                return Ok((conn.handle, conn.tls));
             }
             socket.abort();
             self.poll(w.now_ms());
@@ -544,28 +657,102 @@ impl<D: Device> NetDevice<D> {
             self.sockets.remove(handle);
             return Err(e);
         }
-        Ok(handle)
+        if !secure {
+            return Ok((handle, None));
+        }
+        match self.tls_handshake(w, handle, name, host) {
+            Ok(session) => Ok((handle, Some(session))),
+            Err(e) => {
+                self.sockets.get_mut::<tcp::Socket>(handle).abort();
+                self.poll(w.now_ms());
+                self.sockets.remove(handle);
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs the TLS handshake on a connected socket.
+    #[cfg(feature = "https")]
+    fn tls_handshake(
+        &mut self,
+        w: &mut impl Waiter,
+        handle: smoltcp::iface::SocketHandle,
+        peer: &str,
+        host: &str,
+    ) -> Result<Box<TlsSession>, Error> {
+        let (setup, clock) = match &self.tls {
+            Some((setup, clock)) => (setup.clone(), *clock),
+            None => (
+                alloc::sync::Arc::new(
+                    crate::tls::TlsSetup::new(&crate::tls::TrustStore::builtin()),
+                ),
+                None,
+            ),
+        };
+        let tls_error = |cause| Error::Tls {
+            peer: peer.to_string(),
+            cause,
+        };
+        let mut session =
+            Box::new(crate::tls::TlsClient::new(&setup, host, clock).map_err(tls_error)?);
+        session.process().map_err(tls_error)?;
+        let deadline = w.now_ms() + CONNECT_TIMEOUT_MS;
+        let mut link = ();
+        self.drive(w, &mut link, |dev, now, _, _| {
+            let socket = dev.sockets.get_mut::<tcp::Socket>(handle);
+            if let Err(e) = tls_pump(&mut session, socket, peer, |_| (0, Ok(()))) {
+                return Step::Done(Err(e));
+            }
+            if !session.is_handshaking() && session.outgoing().is_empty() {
+                return Step::Done(Ok(()));
+            }
+            if !socket.may_recv() {
+                return Step::Done(Err(tls_error(crate::tls::TlsError::ClosedInHandshake)));
+            }
+            if now >= deadline {
+                return Step::Done(Err(tls_error(crate::tls::TlsError::Timeout)));
+            }
+            Step::Wait(Some(deadline))
+        })?;
+        Ok(session)
+    }
+
+    #[cfg(not(feature = "https"))]
+    fn tls_handshake(
+        &mut self,
+        _w: &mut impl Waiter,
+        _handle: smoltcp::iface::SocketHandle,
+        _peer: &str,
+        _host: &str,
+    ) -> Result<Box<TlsSession>, Error> {
+        Err(Error::UnsupportedScheme("https".to_string()))
     }
 
     /// Keeps a connection for reuse, or closes it (the FIN goes out with later polls).
     fn http_release(
         &mut self,
         handle: smoltcp::iface::SocketHandle,
-        peer: (Ipv4Addr, u16),
+        (ip, port, host): (Ipv4Addr, u16, &str),
         reusable: bool,
+        tls: Option<Box<TlsSession>>,
     ) {
         if !reusable {
             let socket = self.sockets.get_mut::<tcp::Socket>(handle);
             socket.abort();
         }
-        self.http_conn = Some(Connection { handle, peer });
+        self.http_conn = Some(Connection {
+            handle,
+            peer: (ip, port),
+            tls,
+            host: host.to_string(),
+        });
     }
 }
 
 /// How an HTTP exchange ended.
 enum Exchange {
-    /// The body is complete; its size.
-    Done(u64),
+    /// The body is complete; its size and the TLS version and suite (empty for HTTP).
+    Done(u64, String),
     /// A redirect: the head to classify.
     Redirect(crate::wire::http::ResponseHead),
 }

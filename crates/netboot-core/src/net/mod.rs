@@ -111,6 +111,11 @@ pub struct NetDevice<D: Device> {
     seed: u64,
     http_conn: Option<fetch::Connection>,
     http_reused: bool,
+    #[cfg(feature = "https")]
+    tls: Option<(
+        alloc::sync::Arc<crate::tls::TlsSetup>,
+        Option<crate::tls::WallClock>,
+    )>,
 }
 
 impl<D: Device> NetDevice<D> {
@@ -134,7 +139,21 @@ impl<D: Device> NetDevice<D> {
             seed,
             http_conn: None,
             http_reused: false,
+            #[cfg(feature = "https")]
+            tls: None,
         }
+    }
+
+    /// The trust store (as a [`crate::tls::TlsSetup`]) and wall clock for the next
+    /// `https://` connections. Without it, HTTPS uses the build's trust store
+    /// ([`crate::tls::TrustStore::builtin`]) and no clock (so validity checks fail).
+    #[cfg(feature = "https")]
+    pub fn set_tls(
+        &mut self,
+        setup: alloc::sync::Arc<crate::tls::TlsSetup>,
+        clock: Option<crate::tls::WallClock>,
+    ) {
+        self.tls = Some((setup, clock));
     }
 
     /// Interface name (`net0`).

@@ -1,0 +1,1 @@
+//! CMS (PKCS #7) detached signatures for `imgverify`.
