@@ -59,6 +59,19 @@ impl Firmware {
 /// `target/netboot/embed/<script stem>/` from a separate target directory, so the default
 /// build stays intact). `embed` falls back to the `NETBOOT_EMBED` environment variable.
 pub fn build_all(embed: Option<&Path>) -> Result<Firmware> {
+    build(embed, None)
+}
+
+/// Builds a firmware variant that trusts the CA certificates in `trust` (a PEM file,
+/// passed to netboot-core's build script as `NETBOOT_TRUST`, as iPXE's `TRUST=`), with
+/// `embed` embedded when given. It goes to `target/netboot/trust/`, or with a script to
+/// `target/netboot/embed-trust/<script stem>/`, from the separate target directory of the
+/// `embed` variants; the host simulator is not part of it (it takes `--trust`).
+pub fn build_variant(embed: Option<&Path>, trust: Option<&Path>) -> Result<Firmware> {
+    build(embed, trust)
+}
+
+fn build(embed: Option<&Path>, trust: Option<&Path>) -> Result<Firmware> {
     let root = util::root();
     let from_env = std::env::var_os("NETBOOT_EMBED")
         .filter(|v| !v.is_empty())
@@ -80,18 +93,39 @@ pub fn build_all(embed: Option<&Path>) -> Result<Firmware> {
         }
         None => None,
     };
-    let (target_dir, out) = match &embed {
-        Some(script) => {
-            let stem = script
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("script");
-            (
-                root.join("target").join("embed"),
-                util::out_dir().join("embed").join(stem),
-            )
+    let trust = match trust {
+        Some(p) => {
+            let abs = if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                std::env::current_dir()?.join(p)
+            };
+            let text = fs::read_to_string(&abs)
+                .map_err(|e| format!("NETBOOT_TRUST={}: {e}", abs.display()))?;
+            if !text.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(format!(
+                    "NETBOOT_TRUST={}: no PEM certificate in the file (expected -----BEGIN CERTIFICATE-----)",
+                    abs.display()
+                )
+                .into());
+            }
+            Some(abs)
         }
-        None => (root.join("target"), util::out_dir()),
+        None => None,
+    };
+    let stem = embed.as_ref().map(|script| {
+        script
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("script")
+            .to_string()
+    });
+    let variants = root.join("target").join("embed");
+    let (target_dir, out) = match (&stem, &trust) {
+        (Some(stem), None) => (variants, util::out_dir().join("embed").join(stem)),
+        (Some(stem), Some(_)) => (variants, util::out_dir().join("embed-trust").join(stem)),
+        (None, Some(_)) => (variants, util::out_dir().join("trust")),
+        (None, None) => (root.join("target"), util::out_dir()),
     };
     fs::create_dir_all(&out)?;
 
@@ -105,8 +139,20 @@ pub fn build_all(embed: Option<&Path>) -> Result<Firmware> {
             Some(script) => c.env("NETBOOT_EMBED", script),
             None => c.env_remove("NETBOOT_EMBED"),
         };
+        // Without a lab CA, a NETBOOT_TRUST of the caller's environment passes through.
+        if let Some(ca) = &trust {
+            c.env("NETBOOT_TRUST", ca);
+        }
         util::step(
-            &format!("build {package} ({})", target.unwrap_or("host")),
+            &format!(
+                "build {package} ({}){}",
+                target.unwrap_or("host"),
+                if trust.is_some() {
+                    " trusting the lab CA"
+                } else {
+                    ""
+                }
+            ),
             &mut c,
         )
     };
@@ -135,7 +181,7 @@ pub fn build_all(embed: Option<&Path>) -> Result<Firmware> {
 
     // The simulator runs scripts from files; variants with an embedded script are for
     // the firmwares only, so it is built once, into the default output.
-    if embed.is_none() {
+    if embed.is_none() && trust.is_none() {
         cargo_build(None, "host-sim")?;
         copy(
             &target_dir.join("release/netboot-sim"),

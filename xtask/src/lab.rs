@@ -1,10 +1,12 @@
 //! A private test LAN in a fresh network namespace: a bridge at 192.0.2.1/24 (TEST-NET-1)
 //! with a tap port for the VM (or netboot-sim), and real servers (dnsmasq for DHCP, DNS
-//! and TFTP, atftpd for TFTP with windowsize, nginx and Python's http.server for HTTP)
+//! and TFTP, atftpd for TFTP with windowsize, nginx and Python's http.server for HTTP,
+//! a second nginx for HTTPS with certificates made at test time by [`crate::tlslab`])
 //! running inside it. A second "peer" namespace at 192.0.2.2, joined by a veth pair,
 //! hosts a ProxyDHCP server when a scenario needs one. Everything started is stopped and
 //! the namespaces deleted on drop.
 
+use crate::tlslab;
 use crate::util::{self, Result, cmd};
 use std::collections::BTreeMap;
 use std::fs;
@@ -216,6 +218,75 @@ impl Lab {
         self.wait_http(root, 80)
     }
 
+    /// Starts a second nginx serving `root` over HTTPS on 192.0.2.1 with the run's
+    /// certificates, one server per [`HTTPS_SERVERS`] entry, and waits until every one
+    /// answers as intended: the valid ones verify against `certs.ca` with the right TLS
+    /// version, the broken ones fail verification for their reason, and the TLS 1.0 one
+    /// speaks TLS 1.0 (checked with `openssl s_client -tls1`) and refuses TLS 1.2.
+    pub fn start_nginx_tls(&mut self, root: &Path, certs: &tlslab::ServerCerts) -> Result<()> {
+        let conf = self.dir.join("nginx-tls.conf");
+        fs::write(&conf, nginx_tls_conf(&self.dir, root, certs))?;
+        let log = self.dir.join("nginx-tls-error.log");
+        let mut c = self.exec("nginx", &[]);
+        c.arg("-p").arg(&self.dir).arg("-e").arg(&log);
+        c.arg("-c").arg(&conf);
+        self.start("nginx-tls", c, &log)?;
+        self.wait_https(root, &certs.ca)
+    }
+
+    /// Checks every HTTPS server of the lab from inside the namespace (see
+    /// [`Lab::start_nginx_tls`]), retrying while nginx is still starting.
+    fn wait_https(&self, root: &Path, ca: &Path) -> Result<()> {
+        let probe = "netboot-lab-probe.txt";
+        let content = format!("lab {}\n", self.name);
+        fs::write(root.join(probe), &content)?;
+        let script = https_check_script(ca, probe, &content);
+        let mut c = self.exec("python3", &["-c", &script]);
+        let out = c
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot start python3: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "the HTTPS lab in {} is not as intended ({}):\n{}{}\n(nginx log: {})",
+                self.name,
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+                self.dir.join("nginx-tls-error.log").display()
+            )
+            .into());
+        }
+        let mut tls10 = self.exec(
+            "openssl",
+            &[
+                "s_client",
+                "-connect",
+                &format!("{SERVER_IP}:{TLS10_PORT}"),
+                "-servername",
+                tlslab::HOST,
+                "-tls1",
+                "-cipher",
+                "DEFAULT:@SECLEVEL=0",
+            ],
+        );
+        let out = tls10
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot start openssl s_client: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() || !text.contains("New, TLSv1.0, Cipher is") {
+            return Err(format!(
+                "nginx on port {TLS10_PORT} does not complete a TLS 1.0 handshake \
+                 (openssl s_client -tls1, {}):\n{text}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .into());
+        }
+        Ok(())
+    }
+
     fn start(&mut self, what: &str, mut c: Command, log: &Path) -> Result<()> {
         let out = fs::File::create(self.dir.join(format!("{what}.out")))?;
         c.stdin(Stdio::null()).stdout(out.try_clone()?).stderr(out);
@@ -334,9 +405,202 @@ pub fn nginx_conf(dir: &Path, listen: &str, root: &Path) -> String {
     )
 }
 
+/// What one HTTPS server of the lab is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsCase {
+    /// RSA chain for `boot.test`/192.0.2.1, TLS 1.2 and 1.3 (1.3 negotiated).
+    Rsa,
+    /// ECDSA P-256 chain, TLS 1.2 and 1.3.
+    Ecdsa,
+    /// Expired leaf (2020-01-01..2021-01-01).
+    Expired,
+    /// Leaf for `other.test` only.
+    WrongHost,
+    /// Leaf from a root that is not trusted.
+    UnknownCa,
+    /// RSA chain, TLS 1.0 only (at OpenSSL security level 0).
+    Tls10Only,
+    /// RSA chain, TLS 1.2 only.
+    Tls12Only,
+}
+
+/// The HTTPS servers on 192.0.2.1 (scenario field `https = true`), by port.
+pub const HTTPS_SERVERS: &[(u16, TlsCase)] = &[
+    (443, TlsCase::Rsa),
+    (8443, TlsCase::Ecdsa),
+    (8444, TlsCase::Expired),
+    (8445, TlsCase::WrongHost),
+    (8446, TlsCase::UnknownCa),
+    (TLS10_PORT, TlsCase::Tls10Only),
+    (8448, TlsCase::Tls12Only),
+];
+
+/// The port of the TLS 1.0-only server.
+pub const TLS10_PORT: u16 = 8447;
+
+/// The nginx configuration of the HTTPS lab: one TLS server per [`HTTPS_SERVERS`] entry,
+/// all serving `root`, with every file nginx writes inside `dir` (`nginx-tls*`).
+pub fn nginx_tls_conf(dir: &Path, root: &Path, certs: &tlslab::ServerCerts) -> String {
+    let d = dir.display();
+    let mut servers = String::new();
+    for (port, case) in HTTPS_SERVERS {
+        let (cert, protocols, ciphers) = match case {
+            TlsCase::Rsa => (&certs.rsa, "TLSv1.2 TLSv1.3", None),
+            TlsCase::Ecdsa => (&certs.ecdsa, "TLSv1.2 TLSv1.3", None),
+            TlsCase::Expired => (&certs.expired, "TLSv1.2 TLSv1.3", None),
+            TlsCase::WrongHost => (&certs.wrong_host, "TLSv1.2 TLSv1.3", None),
+            TlsCase::UnknownCa => (&certs.unknown_ca, "TLSv1.2 TLSv1.3", None),
+            // Debian's OpenSSL refuses TLS 1.0 above security level 0.
+            TlsCase::Tls10Only => (&certs.rsa, "TLSv1", Some("DEFAULT:@SECLEVEL=0")),
+            TlsCase::Tls12Only => (&certs.rsa, "TLSv1.2", None),
+        };
+        servers.push_str(&format!(
+            "  server {{\n    listen {SERVER_IP}:{port} ssl;\n    root {};\n\
+             \x20   ssl_certificate {};\n    ssl_certificate_key {};\n\
+             \x20   ssl_protocols {protocols};\n",
+            root.display(),
+            cert.chain.display(),
+            cert.key.display()
+        ));
+        if let Some(c) = ciphers {
+            servers.push_str(&format!("    ssl_ciphers {c};\n"));
+        }
+        servers.push_str("  }\n");
+    }
+    format!(
+        "daemon off;\nmaster_process off;\nuser root;\nworker_processes 1;\npid {d}/nginx-tls.pid;\n\
+         error_log {d}/nginx-tls-error.log;\nevents {{ worker_connections 64; }}\n\
+         http {{\n  access_log {d}/nginx-tls-access.log;\n  client_body_temp_path {d}/nginx-tls-body;\n\
+         \x20 proxy_temp_path {d}/nginx-tls-proxy;\n  fastcgi_temp_path {d}/nginx-tls-fastcgi;\n\
+         \x20 uwsgi_temp_path {d}/nginx-tls-uwsgi;\n  scgi_temp_path {d}/nginx-tls-scgi;\n\
+         \x20 default_type application/octet-stream;\n  sendfile on;\n  keepalive_requests 10000;\n\
+         {servers}}}\n"
+    )
+}
+
+/// A Python program (run inside the lab namespace) that waits for every HTTPS server
+/// and checks it serves `probe` with `content` exactly as its [`TlsCase`] intends.
+fn https_check_script(ca: &Path, probe: &str, content: &str) -> String {
+    let cases: Vec<String> = HTTPS_SERVERS
+        .iter()
+        .map(|(port, case)| format!("({port},{:?})", format!("{case:?}")))
+        .collect();
+    format!(
+        r#"import socket,ssl,sys,time
+CA={ca:?}; IP={SERVER_IP:?}; HOST={host:?}; PROBE={probe:?}; WANT={content:?}.encode()
+CASES=[{cases}]
+def get(port, name, verify=True):
+    ctx = ssl.create_default_context(cafile=CA)
+    if not verify:
+        ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection((IP, port), timeout=3) as raw:
+        with ctx.wrap_socket(raw, server_hostname=name) as s:
+            s.sendall(("GET /%s HTTP/1.0\r\nHost: %s\r\n\r\n" % (PROBE, name)).encode())
+            data = b""
+            while True:
+                d = s.recv(65536)
+                if not d: break
+                data += d
+            version = s.version()
+    head, _, body = data.partition(b"\r\n\r\n")
+    if body != WANT:
+        raise SystemExit("port %d: wrong answer %r" % (port, head[:80]))
+    return version
+def refused(port, name, why):
+    try:
+        get(port, name)
+    except ssl.SSLCertVerificationError as e:
+        if why not in str(e):
+            raise SystemExit("port %d: verification fails with %s, expected %r" % (port, e, why))
+        get(port, name, verify=False)
+        return
+    raise SystemExit("port %d: certificate verifies but should fail with %r" % (port, why))
+deadline = time.time() + 10
+for port, _ in CASES:
+    while True:
+        try:
+            socket.create_connection((IP, port), timeout=1).close(); break
+        except OSError as e:
+            if time.time() > deadline: raise SystemExit("port %d: %s" % (port, e))
+            time.sleep(0.05)
+for port, case in CASES:
+    if case == "Rsa":
+        v = get(port, HOST)
+        if v != "TLSv1.3": raise SystemExit("port %d negotiates %s, not TLSv1.3" % (port, v))
+        get(port, IP)
+    elif case == "Ecdsa":
+        get(port, HOST)
+    elif case == "Tls12Only":
+        v = get(port, HOST)
+        if v != "TLSv1.2": raise SystemExit("port %d negotiates %s, not TLSv1.2" % (port, v))
+    elif case == "Expired":
+        refused(port, HOST, "certificate has expired")
+    elif case == "WrongHost":
+        refused(port, HOST, "Hostname mismatch")
+    elif case == "UnknownCa":
+        refused(port, HOST, "unable to get local issuer certificate")
+    elif case == "Tls10Only":
+        try:
+            get(port, HOST)
+        except ssl.SSLError:
+            pass
+        else:
+            raise SystemExit("port %d accepts TLS 1.2 or later" % port)
+    else:
+        raise SystemExit("unknown case " + case)
+"#,
+        ca = ca.display().to_string(),
+        host = tlslab::HOST,
+        cases = cases.join(","),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nginx_tls_conf_has_one_server_per_case() {
+        let cert = |n: &str| tlslab::ServerCert {
+            chain: PathBuf::from(format!("/w/tls/{n}.fullchain.pem")),
+            key: PathBuf::from(format!("/w/tls/{n}.key")),
+        };
+        let certs = tlslab::ServerCerts {
+            ca: PathBuf::from("/w/tls/ca.pem"),
+            rsa: cert("rsa"),
+            ecdsa: cert("ecdsa"),
+            expired: cert("expired"),
+            wrong_host: cert("wrong-host"),
+            unknown_ca: cert("unknown-ca"),
+        };
+        let conf = nginx_tls_conf(Path::new("/w"), Path::new("/w/srv"), &certs);
+        let servers: Vec<&str> = conf.split("  server {").skip(1).collect();
+        assert_eq!(servers.len(), HTTPS_SERVERS.len());
+        let server = |port: u16| {
+            let listen = format!("listen 192.0.2.1:{port} ssl;");
+            *servers
+                .iter()
+                .find(|s| s.contains(&listen))
+                .unwrap_or_else(|| panic!("no server on {port}:\n{conf}"))
+        };
+        assert!(server(443).contains("rsa.fullchain.pem;"));
+        assert!(server(443).contains("ssl_protocols TLSv1.2 TLSv1.3;"));
+        assert!(server(8443).contains("ecdsa.fullchain.pem;"));
+        assert!(server(8444).contains("expired.key;"));
+        assert!(server(8445).contains("wrong-host.fullchain.pem;"));
+        assert!(server(8446).contains("unknown-ca.fullchain.pem;"));
+        assert!(server(8447).contains("ssl_protocols TLSv1;"));
+        assert!(server(8447).contains("ssl_ciphers DEFAULT:@SECLEVEL=0;"));
+        assert!(server(8448).contains("ssl_protocols TLSv1.2;"));
+        assert_eq!(conf.matches("ssl_ciphers").count(), 1);
+        assert_eq!(conf.matches("root /w/srv;").count(), HTTPS_SERVERS.len());
+        for line in conf
+            .lines()
+            .filter(|l| l.contains("_path") || l.contains("log ") || l.starts_with("pid"))
+        {
+            assert!(line.contains(" /w/nginx-tls"), "{line}");
+        }
+    }
 
     #[test]
     fn nginx_conf_confines_files_to_the_run_directory() {

@@ -18,6 +18,7 @@ mod lab;
 mod provision;
 mod qemu;
 mod scenario;
+mod tlslab;
 mod util;
 
 use std::process::ExitCode;

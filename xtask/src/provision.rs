@@ -16,6 +16,7 @@ pub const PACKAGES: &[&str] = &[
     "ipxe-qemu",
     "dnsmasq",
     "nginx",
+    "openssl",
     "atftpd",
     "atftp",
     "busybox-static",

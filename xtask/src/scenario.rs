@@ -2,7 +2,8 @@
 //!
 //! A scenario names the firmware (OVMF or SeaBIOS), how the image boots (from an ESP,
 //! with `-kernel`, or by PXE from the NIC ROM), the network (none, QEMU's user network
-//! with its TFTP server, or a private LAN with dnsmasq/nginx in a fresh namespace), the
+//! with its TFTP server, or a private LAN with dnsmasq/nginx — also over HTTPS with
+//! certificates made at test time — in a fresh namespace), the
 //! console markers that must appear in order, keys to type when a marker appears, the
 //! markers that must never appear, and whether the machine must power itself off.
 //! Scenarios run in parallel, each in its own directory, namespace and QMP socket.
@@ -11,6 +12,7 @@ use crate::firmware::{self, Firmware};
 use crate::lab::{self, Lab};
 use crate::provision::Assets;
 use crate::qemu::{self, Ended, Vm};
+use crate::tlslab;
 use crate::util::{self, Result};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -87,6 +89,23 @@ pub struct Scenario {
     /// Start nginx on http://192.0.2.1/ on the lab network.
     #[serde(default)]
     pub http: bool,
+    /// Start nginx with TLS on 192.0.2.1 on the lab network, with certificates made for
+    /// this run (see `xtask/src/tlslab.rs`), all serving the same directory as HTTP:
+    /// `:443` RSA chain (TLS 1.2 + 1.3), `:8443` ECDSA P-256 chain, `:8444` expired leaf,
+    /// `:8445` leaf for `other.test`, `:8446` leaf from an unknown CA, `:8447` TLS 1.0
+    /// only, `:8448` TLS 1.2 only. Valid leaves name `boot.test` and `192.0.2.1`; give
+    /// the scenario `dns = ["boot.test=192.0.2.1"]` to use the name.
+    #[serde(default)]
+    pub https: bool,
+    /// For `firmware = "sim"` with `https`: pass `--trust <run dir>/tls/ca.pem` (the lab
+    /// CA's RSA and ECDSA roots) to netboot-sim.
+    #[serde(default)]
+    pub sim_trust: bool,
+    /// For QEMU firmwares: build a firmware variant that trusts the lab CA
+    /// (`NETBOOT_TRUST=target/netboot/tlslab/ca.pem`), once per run of the harness, like
+    /// `embed` variants (and combined with `embed` when both are given).
+    #[serde(default)]
+    pub trust: bool,
     /// nginx redirects (302): path → target.
     #[serde(default)]
     pub redirects: BTreeMap<String, String>,
@@ -251,6 +270,17 @@ impl Scenario {
                 }
             }
         }
+        if self.sim_trust && (self.firmware != FirmwareKind::Sim || !self.https) {
+            return Err(
+                "`sim_trust` passes the lab CA to netboot-sim: it needs firmware = \"sim\" and https = true"
+                    .into(),
+            );
+        }
+        if self.trust && self.firmware == FirmwareKind::Sim {
+            return Err(
+                "`trust` builds a firmware variant; netboot-sim takes `sim_trust` instead".into(),
+            );
+        }
         if !self.expect_vga.is_empty() && (self.poweroff || self.firmware == FirmwareKind::Sim) {
             return Err(
                 "`expect_vga` reads the screen of a running QEMU machine: it needs poweroff = false"
@@ -261,6 +291,7 @@ impl Scenario {
             return Err("`nic_rom = false` is for boot = \"pxe\"".into());
         }
         let lab_only = self.http
+            || self.https
             || !self.redirects.is_empty()
             || self.basic_auth.is_some()
             || self.python_http
@@ -270,7 +301,7 @@ impl Scenario {
             || self.tftp_server != TftpServer::Dnsmasq;
         if self.network != NetworkKind::Lab && lab_only {
             return Err(
-                "lab servers (`http`, `dnsmasq`, `dns`, `proxy_dhcp`, …) need network = \"lab\""
+                "lab servers (`http`, `https`, `dnsmasq`, `dns`, `proxy_dhcp`, …) need network = \"lab\""
                     .into(),
             );
         }
@@ -314,21 +345,33 @@ pub fn load_all(names: &[String]) -> Result<Vec<(String, Scenario)>> {
 pub fn run_all(assets: &Assets, names: &[String], jobs: usize) -> Result<()> {
     lab::reap_stale();
     let scenarios = load_all(names)?;
-    // Firmware variants with embedded scripts are built first, once each.
-    let mut variants: BTreeMap<Option<String>, Firmware> = BTreeMap::new();
+    // The lab CA is made (or checked) once, before firmwares that embed it are built.
+    let trust = if scenarios.iter().any(|(_, s)| s.trust || s.https) {
+        Some(tlslab::lab_ca()?)
+    } else {
+        None
+    };
+    // Firmware variants with embedded scripts or the lab CA are built first, once each.
+    let mut variants: BTreeMap<(Option<String>, bool), Firmware> = BTreeMap::new();
     variants.insert(
-        None,
+        (None, false),
         Firmware {
             dir: util::out_dir(),
         },
     );
     for (_, s) in &scenarios {
-        if let Some(e) = &s.embed
-            && !variants.contains_key(&Some(e.clone()))
-        {
-            let fw = firmware::build_all(Some(&util::root().join(e)))?;
-            variants.insert(Some(e.clone()), fw);
+        let key = (s.embed.clone(), s.trust);
+        if variants.contains_key(&key) {
+            continue;
         }
+        let embed = s.embed.as_ref().map(|e| util::root().join(e));
+        let fw = if s.trust {
+            let ca = trust.as_deref().ok_or("no lab CA")?;
+            firmware::build_variant(embed.as_deref(), Some(ca))?
+        } else {
+            firmware::build_all(embed.as_deref())?
+        };
+        variants.insert(key, fw);
     }
     eprintln!(
         "==> running {} QEMU scenarios, {jobs} at a time",
@@ -344,7 +387,7 @@ pub fn run_all(assets: &Assets, names: &[String], jobs: usize) -> Result<()> {
                     let Some((name, s)) = scenarios.get(i) else {
                         break;
                     };
-                    let fw = &variants[&s.embed];
+                    let fw = &variants[&(s.embed.clone(), s.trust)];
                     let started = Instant::now();
                     eprintln!("RUN  {name}: {}", s.description);
                     let outcome = judge(s, run_one(name, s, fw, assets, i))
@@ -506,6 +549,7 @@ pub fn run_one(name: &str, s: &Scenario, fw: &Firmware, assets: &Assets, seq: us
     let expect = expand_markers(&s.expect, &serve)?;
 
     let mut lab = None;
+    let mut tls_ca = None;
     if s.network == NetworkKind::Lab {
         let mut l = Lab::create(seq, &work)?;
         let mut opts = s.dnsmasq.clone();
@@ -526,6 +570,11 @@ pub fn run_one(name: &str, s: &Scenario, fw: &Firmware, assets: &Assets, seq: us
         if s.python_http {
             l.start_python_http(&serve)?;
         }
+        if s.https {
+            let certs = tlslab::issue_servers(&work.join("tls"))?;
+            l.start_nginx_tls(&serve, &certs)?;
+            tls_ca = Some(certs.ca);
+        }
         lab = Some(l);
     }
 
@@ -536,6 +585,9 @@ pub fn run_one(name: &str, s: &Scenario, fw: &Firmware, assets: &Assets, seq: us
             c.arg("run");
             if lab.is_some() {
                 c.args(["--tap", lab::TAP]);
+            }
+            if let (true, Some(ca)) = (s.sim_trust, &tls_ca) {
+                c.arg("--trust").arg(ca);
             }
             c.args(&s.sim_args);
             match s.script.as_deref() {
@@ -838,5 +890,42 @@ mod tests {
         assert!(s.check().is_err());
         let unknown = format!("{bad}\nbogus = 1\n");
         assert!(toml::from_str::<Scenario>(&unknown).is_err());
+    }
+
+    #[test]
+    fn https_fields_are_checked() {
+        let sim = r#"
+            description = "x"
+            firmware = "sim"
+            script = "repo:x.ipxe"
+            network = "lab"
+            expect = ["x"]
+        "#;
+        let parse = |extra: &str| -> Scenario {
+            toml::from_str(&format!("{sim}\n{extra}\n")).expect("parses")
+        };
+        assert!(parse("https = true\nsim_trust = true").check().is_ok());
+        // The CA handed to netboot-sim only exists with the HTTPS servers.
+        let e = parse("sim_trust = true").check().expect_err("needs https");
+        assert!(e.to_string().contains("https = true"), "{e}");
+        // netboot-sim is not rebuilt with a CA: it takes --trust.
+        let e = parse("https = true\ntrust = true")
+            .check()
+            .expect_err("trust is for firmwares");
+        assert!(e.to_string().contains("sim_trust"), "{e}");
+        // HTTPS servers live on the lab network only.
+        let no_lab = sim.replace("network = \"lab\"", "") + "https = true\n";
+        let s: Scenario = toml::from_str(&no_lab).expect("parses");
+        assert!(s.check().is_err());
+        // The HTTPS scenarios in the tree use what the harness provides.
+        let all = load_all(&[]).expect("scenarios load");
+        let https: Vec<_> = all.iter().filter(|(_, s)| s.https).collect();
+        assert!(https.len() >= 4, "HTTPS scenarios: {}", https.len());
+        for (name, s) in https {
+            assert!(
+                s.dns.iter().any(|d| d == "boot.test=192.0.2.1"),
+                "{name}: uses boot.test without the lab's DNS entry"
+            );
+        }
     }
 }

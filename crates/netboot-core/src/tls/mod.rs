@@ -185,7 +185,7 @@ impl TlsError {
                 presented,
             }) => TlsError::NotValidForName {
                 expected: server_name(&expected),
-                presented,
+                presented: presented.iter().map(|p| presented_name(p)).collect(),
             },
             E::InvalidCertificate(C::NotValidForName) => TlsError::NotValidForName {
                 expected: String::new(),
@@ -236,6 +236,16 @@ fn server_name(name: &pki_types::ServerName<'_>) -> String {
         }
         _ => alloc::format!("{name:?}"),
     }
+}
+
+/// A name from rustls's list of presented names, which are `Debug` renderings
+/// (`DnsName("boot.test")`, `IpAddress(192.0.2.1)`): the bare name.
+fn presented_name(text: &str) -> String {
+    let inner = match (text.find('('), text.rfind(')')) {
+        (Some(open), Some(close)) if open < close => &text[open + 1..close],
+        _ => text,
+    };
+    inner.trim_matches('"').to_string()
 }
 
 /// `2026-11-22 05:41:09 UTC` for Unix seconds.
@@ -350,6 +360,13 @@ impl rustls::time_provider::TimeProvider for FixedTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn presented_names_lose_their_debug_wrapping() {
+        assert_eq!(presented_name("DnsName(\"other.test\")"), "other.test");
+        assert_eq!(presented_name("IpAddress(192.0.2.1)"), "192.0.2.1");
+        assert_eq!(presented_name("plain"), "plain");
+    }
 
     #[test]
     fn formats_dates() {

@@ -445,7 +445,7 @@ mod tests {
         assert!(matches!(err, TlsError::NotValidForName { .. }), "{err:?}");
         let text = err.to_string();
         assert!(text.contains("not valid for other.test"), "{text}");
-        assert!(text.contains("boot.test"), "{text}");
+        assert!(text.contains("(it names boot.test, 192.0.2.1)"), "{text}");
 
         let mut client = TlsClient::new(&setup(false), "boot.test", clock(NOW)).expect("client");
         let err = exchange(&mut client, &mut server(&[&version::TLS13]), b"x", b"y")
