@@ -32,6 +32,7 @@ use crate::lab::{self, Lab, SERVER_IP};
 use crate::provision;
 use crate::qemu::{self, Ended, Vm};
 use crate::scenario::generated_content;
+use crate::tlslab;
 use crate::util::{self, Result, cmd};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -66,6 +67,8 @@ const MAC: &str = "52:54:00:12:34:56";
 enum Workload {
     Http,
     Tftp,
+    /// The HTTP file again over TLS (netboot only: Debian's iPXE has no HTTPS).
+    Https,
 }
 
 impl Workload {
@@ -73,17 +76,18 @@ impl Workload {
         match self {
             Workload::Http => "http",
             Workload::Tftp => "tftp",
+            Workload::Https => "https",
         }
     }
     fn file(self) -> &'static str {
         match self {
-            Workload::Http => "big.bin",
+            Workload::Http | Workload::Https => "big.bin",
             Workload::Tftp => "big64.bin",
         }
     }
     fn size(self) -> u64 {
         match self {
-            Workload::Http => 256 << 20,
+            Workload::Http | Workload::Https => 256 << 20,
             Workload::Tftp => 64 << 20,
         }
     }
@@ -94,6 +98,7 @@ impl Workload {
         match self {
             Workload::Http => "HTTP 256 MiB (nginx)",
             Workload::Tftp => "TFTP 64 MiB (atftpd)",
+            Workload::Https => "HTTPS 256 MiB (nginx, TLS 1.3, RSA chain)",
         }
     }
     fn start(self) -> String {
@@ -161,6 +166,8 @@ struct Options {
     boot: bool,
     /// Whether the BIOS phase runs (the workloads with netboot.lkrn and ipxe.lkrn).
     bios: bool,
+    /// Whether the HTTPS phase runs (netboot.efi: the HTTP file over HTTP, then HTTPS).
+    https: bool,
     snponly: bool,
     write: bool,
     /// Only these firmwares (`--only NAME`, for trying out a setup; the report then lacks
@@ -174,6 +181,7 @@ fn parse(args: &[String]) -> Result<Options> {
         workloads: Vec::new(),
         boot: false,
         bios: false,
+        https: false,
         snponly: true,
         write: true,
         only: Vec::new(),
@@ -193,19 +201,21 @@ fn parse(args: &[String]) -> Result<Options> {
             "tftp" if !o.workloads.contains(&Workload::Tftp) => o.workloads.push(Workload::Tftp),
             "boot" => o.boot = true,
             "bios" => o.bios = true,
+            "https" => o.https = true,
             other => {
                 return Err(format!(
-                    "bench: unexpected argument {other:?} (phases: http, tftp, boot, bios; \
+                    "bench: unexpected argument {other:?} (phases: http, tftp, boot, bios, https; \
                      options: --runs N, --only NAME, --no-snponly, --no-write)"
                 )
                 .into());
             }
         }
     }
-    if o.workloads.is_empty() && !o.boot {
+    if o.workloads.is_empty() && !o.boot && !o.https {
         o.workloads = vec![Workload::Http, Workload::Tftp];
         o.boot = true;
         o.bios = true;
+        o.https = true;
     }
     Ok(o)
 }
@@ -229,7 +239,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut env = Environment::read();
     eprintln!("==> bench: generating the served files");
     let mut served = opts.workloads.clone();
-    if opts.boot && !served.contains(&Workload::Http) {
+    if (opts.boot || opts.https) && !served.contains(&Workload::Http) {
         // The guest's wget fetches the same 256 MiB file.
         served.push(Workload::Http);
     }
@@ -310,6 +320,19 @@ pub fn run(args: &[String]) -> Result<()> {
             boot: Boot::Kernel,
         });
     }
+    // The HTTPS phase: netboot.efi built trusting the lab CA, with a script that fetches
+    // the same file over HTTP and then HTTPS.
+    let mut https_contenders = Vec::new();
+    if opts.https {
+        fs::write(work.join(HTTPS_SCRIPT), script(&HTTPS_WORKLOADS))?;
+        let trusted =
+            firmware::build_variant(Some(&work.join(HTTPS_SCRIPT)), Some(&tlslab::lab_ca()?))?;
+        https_contenders.push(Contender {
+            name: "netboot.efi",
+            image: trusted.file("netboot.efi"),
+            boot: Boot::Esp,
+        });
+    }
     if opts.workloads.is_empty() {
         contenders.clear();
     }
@@ -318,7 +341,12 @@ pub fn run(args: &[String]) -> Result<()> {
         contenders.retain(wanted);
         boot_contenders.retain(wanted);
         bios_contenders.retain(wanted);
-        if contenders.is_empty() && boot_contenders.is_empty() && bios_contenders.is_empty() {
+        https_contenders.retain(wanted);
+        if contenders.is_empty()
+            && boot_contenders.is_empty()
+            && bios_contenders.is_empty()
+            && https_contenders.is_empty()
+        {
             return Err(
                 "--only matches none of netboot.efi, ipxe.efi, snponly.efi, netboot.lkrn, ipxe.lkrn"
                     .into(),
@@ -379,6 +407,24 @@ pub fn run(args: &[String]) -> Result<()> {
             }
         }
     }
+    let mut https_results: Vec<Vec<Run>> = https_contenders.iter().map(|_| Vec::new()).collect();
+    if !https_contenders.is_empty() {
+        let certs = tlslab::issue_servers(&work.join("tls"))?;
+        lab.start_nginx_tls(&srv, &certs)?;
+        eprintln!(
+            "==> bench: HTTPS phase, {} rounds of netboot.efi (script: {})",
+            opts.runs,
+            work.join(HTTPS_SCRIPT).display()
+        );
+        for round in 0..opts.runs {
+            for (i, c) in https_contenders.iter().enumerate() {
+                let label = format!("https-{}-{}", c.name, round + 1);
+                let run = run_once(&lab, c, &work.join(&label), &HTTPS_WORKLOADS);
+                eprintln!("     {label}: {}", describe_run(&run, &HTTPS_WORKLOADS));
+                https_results[i].push(run);
+            }
+        }
+    }
     let mut boot_results: Vec<Vec<BootRun>> = boot_contenders.iter().map(|_| Vec::new()).collect();
     if !boot_contenders.is_empty() {
         // iPXE chains whatever bench.ipxe holds now: the boot script.
@@ -415,6 +461,8 @@ pub fn run(args: &[String]) -> Result<()> {
             boot_results: &boot_results,
             bios_contenders: &bios_contenders,
             bios_results: &bios_results,
+            https_contenders: &https_contenders,
+            https_results: &https_results,
         },
         &sizes,
     );
@@ -426,6 +474,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let failed = results
         .iter()
         .chain(&bios_results)
+        .chain(&https_results)
         .flatten()
         .flat_map(|r| &r.transfers)
         .filter(|t| t.is_err())
@@ -880,6 +929,8 @@ struct Measured<'a> {
     boot_results: &'a [Vec<BootRun>],
     bios_contenders: &'a [Contender],
     bios_results: &'a [Vec<Run>],
+    https_contenders: &'a [Contender],
+    https_results: &'a [Vec<Run>],
 }
 
 impl Measured<'_> {
@@ -1163,6 +1214,7 @@ fn render(
     }
     render_boot(&mut s, opts, m);
     render_bios(&mut s, opts, m);
+    render_https(&mut s, opts, m);
 
     let _ = writeln!(s, "### Firmware sizes\n");
     let _ = writeln!(
@@ -1337,6 +1389,63 @@ fn render_bios(s: &mut String, opts: &Options, m: &Measured<'_>) {
                     round + 1,
                     c.name,
                     describe_run(run, &opts.workloads)
+                );
+            }
+        }
+    }
+    let _ = writeln!(s);
+}
+
+/// The HTTPS phase's script (embedded) and its downloads.
+const HTTPS_SCRIPT: &str = "bench-https.ipxe";
+const HTTPS_WORKLOADS: [Workload; 2] = [Workload::Http, Workload::Https];
+
+/// The HTTPS phase's part of the section: the same file over HTTP and HTTPS.
+fn render_https(s: &mut String, opts: &Options, m: &Measured<'_>) {
+    if m.https_contenders.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "### HTTPS: netboot.efi, the same file over HTTP and HTTPS\n"
+    );
+    let _ = writeln!(
+        s,
+        "**Setup.** The UEFI setup above (OVMF's SNP), netboot.efi built with the lab CA \
+         embedded (`NETBOOT_TRUST`) and a script that downloads `big.bin` from nginx over HTTP \
+         and then over HTTPS (TLS 1.3, RSA 2048 chain made at run time; netboot prefers \
+         ChaCha20-Poly1305 on firmware targets, where AES has no hardware help). Debian's \
+         iPXE is built without HTTPS, so there is no side-by-side here. Medians:\n"
+    );
+    throughput_table(
+        s,
+        &HTTPS_WORKLOADS,
+        m.https_contenders,
+        m.https_results,
+        "netboot.efi",
+    );
+    if let Some(runs) = m.https_results.first() {
+        let http = median(&rates(runs, 0, Workload::Http));
+        let https = median(&rates(runs, 1, Workload::Https));
+        if let (Some(a), Some(b)) = (http, https) {
+            let _ = writeln!(
+                s,
+                "\nHTTPS runs at {:.2}× netboot.efi's HTTP rate (cost of TLS in software \
+                 under TCG).",
+                b / a
+            );
+        }
+    }
+    let _ = writeln!(s, "\nAll samples, in run order:\n");
+    for round in 0..opts.runs {
+        for (c, runs) in m.https_contenders.iter().zip(m.https_results) {
+            if let Some(run) = runs.get(round) {
+                let _ = writeln!(
+                    s,
+                    "- round {}, {}: {}",
+                    round + 1,
+                    c.name,
+                    describe_run(run, &HTTPS_WORKLOADS)
                 );
             }
         }

@@ -135,6 +135,19 @@ fn build(embed: Option<&Path>, trust: Option<&Path>) -> Result<Firmware> {
         if let Some(t) = target {
             c.args(["--target", t]);
         }
+        // `NETBOOT_HTTPS=0`: no HTTPS at all; `NETBOOT_PUBLIC_ROOTS=0`: trust only the
+        // embedded CAs (`NETBOOT_TRUST`).
+        if package == "efi-firmware" {
+            match (env_on("NETBOOT_HTTPS"), env_on("NETBOOT_PUBLIC_ROOTS")) {
+                (true, true) => {}
+                (true, false) => {
+                    c.args(["--no-default-features", "--features", "https"]);
+                }
+                (false, _) => {
+                    c.arg("--no-default-features");
+                }
+            }
+        }
         match &embed {
             Some(script) => c.env("NETBOOT_EMBED", script),
             None => c.env_remove("NETBOOT_EMBED"),
@@ -192,6 +205,17 @@ fn build(embed: Option<&Path>, trust: Option<&Path>) -> Result<Firmware> {
     let fw = Firmware { dir: out };
     report_sizes(&fw)?;
     Ok(fw)
+}
+
+/// A capability switch of the build (`NETBOOT_HTTPS`, `NETBOOT_PUBLIC_ROOTS`): on unless
+/// the variable is `0` (or `no`, `false`, `off`).
+fn env_on(name: &str) -> bool {
+    std::env::var(name).map_or(true, |v| {
+        !matches!(
+            v.to_ascii_lowercase().as_str(),
+            "0" | "no" | "false" | "off"
+        )
+    })
 }
 
 fn copy(from: &Path, to: &Path) -> Result<()> {

@@ -515,6 +515,9 @@ mod seeds {
             "image_iso" => images(&["iso"]),
             "image_cpio" => cpio_seeds(),
             "image_inflate" => inflate_seeds(),
+            "tls_client" => named(tls_server_flights()),
+            "cms_parse" => cms_fixtures(&["sig"]),
+            "x509_trust" => cms_fixtures(&["pem", "der"]),
             "image_misc" => {
                 let mut v = images(&["iso"]);
                 v.extend(
@@ -1081,7 +1084,58 @@ mod seeds {
         }
     }
 
+    /// What a server might answer a ClientHello with (split byte 0: all at once): a fatal
+    /// alert, a TLS 1.2 and a TLS 1.0 ServerHello, and plain HTTP.
+    fn tls_server_flights() -> Vec<(&'static str, Vec<u8>)> {
+        let server_hello = |minor: u8| {
+            let mut body = vec![0x03, minor];
+            body.extend([0x5a; 32]); // random
+            body.extend([0x00, 0xc0, 0x2f, 0x00]); // no session id, ECDHE-RSA-AES128-GCM, null
+            let mut msg = vec![0x02, 0x00, 0x00, body.len() as u8];
+            msg.extend(body);
+            let mut record = vec![0x00, 0x16, 0x03, minor, 0x00, msg.len() as u8];
+            record.extend(msg);
+            record
+        };
+        vec![
+            (
+                "alert-handshake-failure",
+                vec![0, 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28],
+            ),
+            ("server-hello-tls12", server_hello(3)),
+            ("server-hello-tls10", server_hello(1)),
+            (
+                "plain-http",
+                b"\x00HTTP/1.1 400 Bad Request\r\n\r\n".to_vec(),
+            ),
+        ]
+    }
+
     // ---- Images ----
+
+    /// The CMS test fixtures (`crates/netboot-core/tests/fixtures/cms/`, made by its
+    /// `make.sh`) with one of these extensions: signatures, certificates.
+    fn cms_fixtures(extensions: &[&str]) -> Vec<(String, Vec<u8>)> {
+        let dir = util::root().join("crates/netboot-core/tests/fixtures/cms");
+        let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| extensions.contains(&e))
+            })
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .filter_map(|p| {
+                let name = p.file_name()?.to_string_lossy().into_owned();
+                Some((name, read_capped(&p, SEED_CAP)?))
+            })
+            .collect()
+    }
 
     fn read_capped(path: &Path, cap: usize) -> Option<Vec<u8>> {
         let mut data = fs::read(path).ok()?;

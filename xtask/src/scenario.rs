@@ -117,6 +117,10 @@ pub struct Scenario {
     /// Start a ProxyDHCP server at 192.0.2.2 with these extra dnsmasq options.
     #[serde(default)]
     pub proxy_dhcp: Option<Vec<String>>,
+    /// Give the machine a virtio-rng device: OVMF then offers `EFI_RNG_PROTOCOL`, which
+    /// netboot.efi seeds TLS from (without it, and without RDRAND, netboot warns).
+    #[serde(default)]
+    pub rng: bool,
     /// Seconds before the run fails.
     #[serde(default = "default_timeout")]
     pub timeout: u64,
@@ -680,6 +684,9 @@ fn qemu_command(
         _ => "pc".into(),
     });
     q.args(["-machine", &machine, "-m", &s.memory.to_string()]);
+    if s.rng {
+        q.args(["-device", "virtio-rng-pci"]);
+    }
     if s.firmware == FirmwareKind::Ovmf {
         let vars = work.join("OVMF_VARS.fd");
         fs::copy(qemu::OVMF_VARS, &vars)

@@ -14,6 +14,10 @@
 //! * [`net`] — the smoltcp glue: [`net::NetDevice`] drives the engines in one poll loop
 //!   with deadlines and Ctrl-C, and [`net::NetDevice::fetch`] downloads TFTP/HTTP URIs
 //!   into a [`net::Sink`] with progress.
+//! * `tls` (feature `https`, on by default) — the HTTPS client (TLS 1.3/1.2 through
+//!   rustls's sans-IO connection and a pure-Rust RustCrypto provider), the trust store
+//!   (`NETBOOT_TRUST` at build time, the public roots with `public-roots`) and CMS
+//!   signature checks for `imgverify`.
 //! * [`settings`] — iPXE's settings tree, types and `${…}` expansion; [`uri`] — URI
 //!   parsing and resolution; [`error`] — the crate's error type with stable codes;
 //!   [`embed`] and [`startup`] — the build-time script and the banner.

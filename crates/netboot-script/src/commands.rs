@@ -93,6 +93,8 @@ pub enum HandlerId {
     Startpxe,
     Stoppxe,
     Pxebs,
+    Imgverify,
+    Imgtrust,
 }
 
 impl HandlerId {
@@ -155,6 +157,8 @@ impl HandlerId {
             HandlerId::Startpxe => startpxe::<R>,
             HandlerId::Stoppxe => stoppxe::<R>,
             HandlerId::Pxebs => pxebs::<R>,
+            HandlerId::Imgverify => imgverify::<R>,
+            HandlerId::Imgtrust => imgtrust::<R>,
         }
     }
 }
@@ -222,6 +226,7 @@ const FETCH_OPTS: &[OptSpec] = &[
     OptSpec::value("timeout", 't'),
     OptSpec::flag("autofree", 'a'),
     OptSpec::flag("quiet", 'q'),
+    OptSpec::value("sha256", 's'),
 ];
 const EXEC_OPTS: &[OptSpec] = &[
     OptSpec::value("name", 'n'),
@@ -229,7 +234,15 @@ const EXEC_OPTS: &[OptSpec] = &[
     OptSpec::flag("autofree", 'a'),
     OptSpec::flag("quiet", 'q'),
     OptSpec::flag("replace", 'r'),
+    OptSpec::value("sha256", 's'),
 ];
+const IMGVERIFY_OPTS: &[OptSpec] = &[
+    OptSpec::value("signer", 's'),
+    OptSpec::flag("keep", 'k'),
+    OptSpec::value("timeout", 't'),
+    OptSpec::flag("quiet", 'q'),
+];
+const IMGTRUST_OPTS: &[OptSpec] = &[OptSpec::flag("allow", 'a'), OptSpec::flag("permanent", 'p')];
 const EXTRACT_OPTS: &[OptSpec] = &[
     OptSpec::value("name", 'n'),
     OptSpec::flag("keep", 'k'),
@@ -296,9 +309,8 @@ const CPAIR_OPTS: &[OptSpec] = &[
 ];
 const VCREATE_OPTS: &[OptSpec] = &[OptSpec::value("tag", 't'), OptSpec::value("priority", 'p')];
 
-const FETCH_SYN: &str =
-    "[--name <name>] [--timeout <timeout>] [--autofree] [--quiet] <uri|image> [<arguments>...]";
-const EXEC_SYN: &str = "[--name <name>] [--timeout <timeout>] [--autofree] [--quiet] [--replace] [<uri|image> [<arguments>...]]";
+const FETCH_SYN: &str = "[--name <name>] [--timeout <timeout>] [--autofree] [--quiet] [--sha256 <hex>] <uri|image> [<arguments>...]";
+const EXEC_SYN: &str = "[--name <name>] [--timeout <timeout>] [--autofree] [--quiet] [--replace] [--sha256 <hex>] [<uri|image> [<arguments>...]]";
 const IFACES_SYN: &str = "[<interface>...]";
 const DIGEST_SYN: &str = "[--set <setting>] <uri|image> [<uri|image>...]";
 
@@ -460,6 +472,22 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("imgexec", EXEC_SYN, EXEC_OPTS, 0, MANY, HandlerId::Imgexec),
     spec("chain", EXEC_SYN, EXEC_OPTS, 0, MANY, HandlerId::Imgexec),
     spec("boot", EXEC_SYN, EXEC_OPTS, 0, MANY, HandlerId::Imgexec),
+    spec(
+        "imgverify",
+        "[--signer <name>] [--keep] [--timeout <timeout>] [--quiet] <uri|image> <signature uri|image>",
+        IMGVERIFY_OPTS,
+        2,
+        2,
+        HandlerId::Imgverify,
+    ),
+    spec(
+        "imgtrust",
+        "[--allow] [--permanent]",
+        IMGTRUST_OPTS,
+        0,
+        0,
+        HandlerId::Imgtrust,
+    ),
     spec(
         "imgargs",
         "<image> [<arguments>...]",
@@ -1105,20 +1133,104 @@ fn login<R: Runtime>(_: &mut Interpreter, rt: &mut R, _: &Invocation<'_>) -> Res
 
 // ---- images -------------------------------------------------------------------------
 
+#[derive(Default)]
 struct ImageOpts {
     name: Option<String>,
     timeout_ms: u64,
     autofree: bool,
     quiet: bool,
+    /// `--sha256`: the digest the image must have.
+    sha256: Option<[u8; 32]>,
 }
 
 fn image_opts<R: Runtime>(rt: &mut R, p: &Parsed) -> Result<ImageOpts, Error> {
+    let sha256 = match p.value("sha256") {
+        Some(text) => Some(parse_sha256(text).inspect_err(|e| rt.print(&format!("{e}\n")))?),
+        None => None,
+    };
     Ok(ImageOpts {
         name: owned(p.value("name")),
         timeout_ms: int_opt(rt, p, "timeout")?.unwrap_or(0),
         autofree: p.flag("autofree"),
         quiet: p.flag("quiet"),
+        sha256,
     })
+}
+
+/// A `--sha256` value: 64 hex digits, optionally separated by colons (`${…:hex}` form).
+pub(crate) fn parse_sha256(text: &str) -> Result<[u8; 32], Error> {
+    let digits: Vec<u8> = text.bytes().filter(|&b| b != b':').collect();
+    let mut out = [0u8; 32];
+    let valid = digits.len() == 64
+        && digits.chunks_exact(2).zip(out.iter_mut()).all(
+            |(pair, byte)| match core::str::from_utf8(pair).map(|h| u8::from_str_radix(h, 16)) {
+                Ok(Ok(b)) => {
+                    *byte = b;
+                    true
+                }
+                _ => false,
+            },
+        );
+    if valid {
+        Ok(out)
+    } else {
+        Err(Error::platform(
+            crate::Posix::Einval,
+            20,
+            format!(
+                "--sha256 \"{text}\": expected a SHA-256 digest as 64 hex digits (as printed \
+                 by sha256sum)"
+            ),
+        ))
+    }
+}
+
+fn hex_string(bytes: &[u8]) -> String {
+    SettingType::HexRaw.format(bytes)
+}
+
+/// Checks an image against `--sha256`: a match marks it trusted; a mismatch is an error
+/// naming both digests (the caller discards a fresh download).
+fn check_pin<R: Runtime>(rt: &mut R, name: &str, data: &[u8], pin: &[u8; 32]) -> Result<(), Error> {
+    let actual = rt.digest(Digest::Sha256, data)?;
+    if actual.as_slice() == pin {
+        return Ok(());
+    }
+    let e = Error::platform(
+        crate::Posix::Eacces,
+        21,
+        format!(
+            "{name} does not match --sha256: its SHA-256 is {}, the pinned one is {}; hint: \
+             the file changed at its source, or the pin is out of date",
+            hex_string(&actual),
+            hex_string(pin)
+        ),
+    );
+    rt.print(&format!("Could not register image: {e}\n"));
+    Err(e)
+}
+
+/// The error for executing an untrusted image while `imgtrust` requires trust.
+fn untrusted_error(name: &str) -> Error {
+    Error::platform(
+        crate::Posix::Eacces,
+        22,
+        format!(
+            "image {name} is not trusted: verify it with imgverify, or pin it with --sha256 \
+             (imgtrust requires trusted images)"
+        ),
+    )
+}
+
+/// Fails if trust is required (`imgtrust`) and the image is not trusted (§6.4 step 3).
+pub(crate) fn check_trusted<R: Runtime>(rt: &mut R, id: ImageId) -> Result<(), Error> {
+    if !rt.images().trust_policy().require {
+        return Ok(());
+    }
+    match rt.images().get(id) {
+        Some(image) if !image.trusted => Err(untrusted_error(&image.name)),
+        _ => Ok(()),
+    }
 }
 
 /// Downloads and registers an image (§3.2 `imgfetch`).
@@ -1136,18 +1248,35 @@ fn download<R: Runtime>(rt: &mut R, uri: &str, opts: &ImageOpts) -> Result<Image
         .or_else(|| default_name(uri))
         .unwrap_or_default();
     let mut image = Image::new(name, fetched.data);
+    if let Some(pin) = &opts.sha256 {
+        // A mismatch drops the download: it is never registered.
+        check_pin(rt, &image.name, image.data.as_ref(), pin)?;
+        image.trusted = true;
+    }
     image.ty = probe(rt, &image.data).or_else(|| rt.probe_named(&image.name, &image.data));
     image.uri = Some(fetched.uri);
     image.autofree = opts.autofree;
     Ok(rt.images().register(image))
 }
 
-/// Finds an image by exact name, or downloads it (§3.2 "acquire").
+/// Finds an image by exact name, or downloads it (§3.2 "acquire"). With `--sha256`, an
+/// image already registered is checked against the pin too (and left as it was if it
+/// does not match).
 fn acquire<R: Runtime>(rt: &mut R, name_or_uri: &str, opts: &ImageOpts) -> Result<ImageId, Error> {
-    match rt.images().find(name_or_uri) {
-        Some(i) => Ok(i.id()),
-        None => download(rt, name_or_uri, opts),
+    let Some(id) = rt.images().find(name_or_uri).map(Image::id) else {
+        return download(rt, name_or_uri, opts);
+    };
+    if let Some(pin) = &opts.sha256
+        && let Some((index, image)) = rt.images().take(id)
+    {
+        let result = check_pin(rt, &image.name, image.data.as_ref(), pin);
+        rt.images().put_back(index, image);
+        result?;
+        if let Some(image) = rt.images().get_mut(id) {
+            image.trusted = true;
+        }
     }
+    Ok(id)
 }
 
 fn set_cmdline<R: Runtime>(rt: &mut R, id: ImageId, args: &[String]) {
@@ -1226,6 +1355,10 @@ fn imgexec<R: Runtime>(
     {
         img.autofree = true;
     }
+    if let Err(e) = check_trusted(rt, id) {
+        rt.print(&format!("Could not boot: {e}\n"));
+        return Err(e);
+    }
     if p.flag("replace") {
         if interp.frames.is_empty() {
             let e = Error::NoCurrentImage;
@@ -1253,12 +1386,7 @@ fn find_image<R: Runtime>(rt: &mut R, name: &str) -> Result<ImageId, Error> {
 
 fn imgargs<R: Runtime>(_: &mut Interpreter, rt: &mut R, inv: &Invocation<'_>) -> Result<(), Error> {
     let args = &inv.parsed.args;
-    let opts = ImageOpts {
-        name: None,
-        timeout_ms: 0,
-        autofree: false,
-        quiet: false,
-    };
+    let opts = ImageOpts::default();
     let id = acquire(rt, &args[0], &opts)?;
     set_cmdline(rt, id, &args[1..]);
     Ok(())
@@ -1350,12 +1478,7 @@ fn digest<R: Runtime>(_: &mut Interpreter, rt: &mut R, inv: &Invocation<'_>) -> 
         "sha512sum" => Digest::Sha512,
         _ => Digest::Sha256,
     };
-    let opts = ImageOpts {
-        name: None,
-        timeout_ms: 0,
-        autofree: false,
-        quiet: false,
-    };
+    let opts = ImageOpts::default();
     for arg in &inv.parsed.args {
         let id = acquire(rt, arg, &opts)?;
         let Some((index, image)) = rt.images().take(id) else {
@@ -1378,6 +1501,70 @@ fn digest<R: Runtime>(_: &mut Interpreter, rt: &mut R, inv: &Invocation<'_>) -> 
         }
     }
     Ok(())
+}
+
+// ---- trust ------------------------------------------------------------------------
+
+fn imgverify<R: Runtime>(
+    _: &mut Interpreter,
+    rt: &mut R,
+    inv: &Invocation<'_>,
+) -> Result<(), Error> {
+    let p = &inv.parsed;
+    let opts = ImageOpts {
+        timeout_ms: int_opt(rt, p, "timeout")?.unwrap_or(0),
+        quiet: p.flag("quiet"),
+        ..ImageOpts::default()
+    };
+    let image_id = acquire(rt, &p.args[0], &opts)?;
+    let signature_id = acquire(rt, &p.args[1], &opts)?;
+    let signature = rt
+        .images()
+        .get(signature_id)
+        .map(|i| i.data.as_ref().to_vec())
+        .unwrap_or_default();
+    // Like iPXE: the image is untrusted until this verification succeeds.
+    let result = match rt.images().take(image_id) {
+        Some((index, mut image)) => {
+            image.trusted = false;
+            let r = rt.verify_signature(image.data.as_ref(), &signature, p.value("signer"));
+            if r.is_ok() {
+                image.trusted = true;
+            }
+            rt.images().put_back(index, image);
+            r.map(drop)
+        }
+        None => Err(Error::NoSuchImage(p.args[0].clone())),
+    };
+    if !p.flag("keep") && signature_id != image_id {
+        rt.images().unregister(signature_id);
+    }
+    result.inspect_err(|e| {
+        if !matches!(e, Error::NotSupported(_)) {
+            rt.print(&format!("Could not verify: {e}\n"));
+        }
+    })
+}
+
+fn imgtrust<R: Runtime>(
+    _: &mut Interpreter,
+    rt: &mut R,
+    inv: &Invocation<'_>,
+) -> Result<(), Error> {
+    let p = &inv.parsed;
+    let require = !p.flag("allow");
+    rt.images()
+        .set_trust_policy(require, p.flag("permanent"))
+        .map_err(|()| {
+            let e = Error::platform(
+                crate::Posix::Eacces,
+                23,
+                "Trust requirement is permanent (set by imgtrust --permanent; it cannot change \
+                 until reboot)",
+            );
+            rt.print(&format!("Could not set image trust: {e}\n"));
+            e
+        })
 }
 
 // ---- network ------------------------------------------------------------------------
@@ -1578,10 +1765,9 @@ fn imgset<R: Runtime>(_: &mut Interpreter, rt: &mut R, inv: &Invocation<'_>) -> 
     let name = &p.args[0];
     SettingName::parse(name).map_err(Error::from)?;
     let opts = ImageOpts {
-        name: None,
         timeout_ms: int_opt(rt, p, "timeout")?.unwrap_or(0),
-        autofree: false,
         quiet: p.flag("quiet"),
+        ..ImageOpts::default()
     };
     let id = acquire(rt, &p.args[1], &opts)?;
     let raw = rt

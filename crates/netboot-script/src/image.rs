@@ -131,6 +131,17 @@ pub struct ImageRegistry<B> {
     selected: Option<ImageId>,
     current: Option<ImageId>,
     cwuri: Option<String>,
+    trust: TrustPolicy,
+}
+
+/// The `imgtrust` policy (§6.9): whether only trusted images may be executed, and
+/// whether that can still change.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrustPolicy {
+    /// Executing an untrusted image fails (`imgtrust`); off by default (`imgtrust --allow`).
+    pub require: bool,
+    /// The policy can no longer change (`imgtrust --permanent`).
+    pub permanent: bool,
 }
 
 impl<B> Default for ImageRegistry<B> {
@@ -148,7 +159,28 @@ impl<B> ImageRegistry<B> {
             selected: None,
             current: None,
             cwuri: None,
+            trust: TrustPolicy {
+                require: false,
+                permanent: false,
+            },
         }
+    }
+
+    /// The trust policy.
+    pub fn trust_policy(&self) -> TrustPolicy {
+        self.trust
+    }
+
+    /// Sets the trust policy (iPXE's `image_set_trust`): `Err(())` — nothing changed — if
+    /// the policy is permanent and `require` differs from it. `permanent` sticks once set.
+    #[allow(clippy::result_unit_err)] // The only failure is "permanent"; callers explain it.
+    pub fn set_trust_policy(&mut self, require: bool, permanent: bool) -> Result<(), ()> {
+        if self.trust.permanent && self.trust.require != require {
+            return Err(());
+        }
+        self.trust.require = require;
+        self.trust.permanent |= permanent;
+        Ok(())
     }
 
     /// Registers an image at the end and returns its id (keeping an id it already has).

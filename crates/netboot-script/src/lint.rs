@@ -210,7 +210,8 @@ pub fn check(bytes: &[u8]) -> Vec<Diagnostic> {
                     &mut msg,
                 ) {
                     Ok(parsed) => {
-                        check_command(spec.name, &parsed.args, &labels, line.number, &mut out)
+                        check_command(spec.name, &parsed.args, &labels, line.number, &mut out);
+                        check_pin(&parsed, line.number, &mut out);
                     }
                     Err(e) => {
                         let first = msg
@@ -288,6 +289,23 @@ fn check_command(
     }
 }
 
+/// `--sha256` must be a SHA-256 digest (the image-fetching commands).
+fn check_pin(parsed: &crate::options::Parsed, line: usize, out: &mut Vec<Diagnostic>) {
+    if let Some(pin) = parsed.value("sha256")
+        && let Err(e) = crate::commands::parse_sha256(pin)
+    {
+        let message = match e {
+            crate::Error::Platform { message, .. } => message,
+            other => other.to_string(),
+        };
+        out.push(Diagnostic {
+            line,
+            severity: Severity::Error,
+            message,
+        });
+    }
+}
+
 /// The setting a name refers to, without block and type (`net0/ip:ipv4` → `ip`).
 fn setting_key(name: &str) -> String {
     let name = name.split_once('/').map_or(name, |(_, n)| n);
@@ -331,6 +349,29 @@ mod tests {
                       menu Boot\nitem linux Linux\nchoose target && goto ${target}\n\
                       :linux\nkernel ${base}/vmlinuz\nboot\n:failed\necho failed ${errno}\n";
         assert_eq!(messages(script), Vec::new());
+    }
+
+    #[test]
+    fn checks_trust_commands_and_sha256_pins() {
+        let good = "2bfd3eb9637cfa56e4727b7883ed3e50c06967745b0b35bc90393bbf9226f828";
+        let script = format!(
+            "#!ipxe\nimgfetch --sha256 {good} http://x/a\nkernel --sha256 abc http://x/k\n\
+             imgverify a\nimgverify --signer me --keep a a.sig\nimgtrust --permanent\n\
+             chain --sha256 ${{pin}} http://x/b\n"
+        );
+        let found = messages(&script);
+        let errors: Vec<usize> = found
+            .iter()
+            .filter(|(_, s, _)| *s == Severity::Error)
+            .map(|(l, _, _)| *l)
+            .collect();
+        assert_eq!(errors, [3, 4], "{found:?}");
+        assert!(
+            found
+                .iter()
+                .any(|(l, _, m)| *l == 3 && m.contains("64 hex digits")),
+            "{found:?}"
+        );
     }
 
     #[test]

@@ -235,6 +235,34 @@ impl<P: Platform> Machine<P> {
         })
     }
 
+    /// `imgverify`'s check: a detached CMS signature against the trust store and the
+    /// wall clock (see `netboot_core::tls::cms`); the signer's common name.
+    #[cfg(feature = "https")]
+    fn verify_cms(
+        &mut self,
+        data: &[u8],
+        signature: &[u8],
+        signer: Option<&str>,
+    ) -> Result<String, Error> {
+        use netboot_core::tls::cms::{self, CmsError};
+        let clock = self.wall_clock();
+        let now = clock
+            .map(|c| cms::UnixTime::since_unix_epoch(core::time::Duration::from_secs(c.unix_secs)));
+        let anchors = self.trust.anchors();
+        match cms::verify_detached_signer(data, signature, anchors, now, signer) {
+            Ok(s) => Ok(s.common_name),
+            Err(e) => {
+                let mut message = e.to_string();
+                if let (CmsError::Expired { .. } | CmsError::NotYetValid { .. }, Some(c)) =
+                    (&e, clock)
+                {
+                    message.push_str(&format!(" (clock: {})", c.source));
+                }
+                Err(Error::platform(Posix::Eacces, 24, message))
+            }
+        }
+    }
+
     /// The TLS provider and verifier for the current trust store.
     #[cfg(feature = "https")]
     fn tls_setup(&mut self) -> alloc::sync::Arc<netboot_core::tls::TlsSetup> {
@@ -272,6 +300,8 @@ impl<P: Platform> Machine<P> {
             Some(script) => {
                 let mut image = Image::new("embedded", script.to_vec());
                 image.ty = Some(ImageType::SCRIPT);
+                // Embedded images are trusted (§6.9).
+                image.trusted = true;
                 let id = self.images.register(image);
                 interp.exec_image(self, id)
             }
@@ -373,6 +403,7 @@ impl<P: Platform> Machine<P> {
                         return Err(pxe_loop_error(&image.name));
                     }
                     let id = self.images.register(image);
+                    crate::commands::check_trusted(self, id)?;
                     interp.exec_image(self, id)
                 });
             match attempt {
@@ -844,6 +875,10 @@ impl<P: Platform> Runtime for Machine<P> {
                 Err(e) => self.print(&format!("{back}{e}\n")),
             }
         }
+        #[cfg(feature = "https")]
+        if let Some(warning) = netboot_core::tls::rng::take_weak_warning() {
+            self.print(&format!("{warning}\n"));
+        }
         let d = result.map_err(core_error)?;
         let rate = d.size * 1000 / d.elapsed_ms.max(1);
         let line = format!(
@@ -894,6 +929,16 @@ impl<P: Platform> Runtime for Machine<P> {
             }
         };
         result.map_err(|e| Error::platform(Posix::Einval, 10, format!("{}: {e}", image.name)))
+    }
+
+    #[cfg(feature = "https")]
+    fn verify_signature(
+        &mut self,
+        data: &[u8],
+        signature: &[u8],
+        signer: Option<&str>,
+    ) -> Result<String, Error> {
+        self.verify_cms(data, signature, signer)
     }
 
     fn execute(&mut self, image: &Image<Vec<u8>>) -> Result<(), Error> {
@@ -1754,5 +1799,225 @@ mod tests {
             .position(|w| w == b"payload")
             .expect("data follows the header");
         assert_eq!(&wrapped[at..at + 7], b"payload");
+    }
+}
+
+/// `imgverify`, `imgtrust` and `--sha256` on the standard runtime, over the CMS fixtures
+/// of netboot-core (`tests/fixtures/cms/`, made by its `make.sh`).
+#[cfg(all(test, feature = "https"))]
+mod trust_tests {
+    use super::*;
+
+    macro_rules! fixture {
+        ($name:literal) => {
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../netboot-core/tests/fixtures/cms/",
+                $name
+            ))
+        };
+    }
+
+    /// A machine without NICs that serves the fixtures as `http://files/NAME`, with a
+    /// real-time clock at 2030-01-01.
+    struct Files {
+        now: u64,
+        out: String,
+    }
+
+    impl core::fmt::Write for Files {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            self.out.push_str(s);
+            Ok(())
+        }
+    }
+
+    impl netboot_core::platform::Console for Files {
+        fn poll_key(&mut self) -> Option<Key> {
+            None
+        }
+    }
+
+    impl Platform for Files {
+        type Nic = smoltcp::phy::Loopback;
+        fn name(&self) -> &'static str {
+            "files"
+        }
+        fn client_arch(&self) -> u16 {
+            7
+        }
+        fn console(&mut self) -> &mut dyn netboot_core::platform::Console {
+            self
+        }
+        fn now_ms(&self) -> u64 {
+            self.now
+        }
+        fn idle(&mut self, ms: u64) {
+            self.now += ms.max(1);
+        }
+        fn take_nics(&mut self) -> Vec<([u8; 6], smoltcp::phy::Loopback)> {
+            Vec::new()
+        }
+        fn boot(
+            &mut self,
+            _: &BootRequest<'_>,
+            _: &mut [NetDevice<smoltcp::phy::Loopback>],
+        ) -> Result<(), netboot_core::platform::PlatformError> {
+            unreachable!("the tests execute scripts only")
+        }
+        fn power(&mut self, _: PowerAction) -> netboot_core::platform::PlatformError {
+            netboot_core::platform::PlatformError {
+                code: 1,
+                message: "no power control".into(),
+            }
+        }
+        fn unix_time(&mut self) -> Option<u64> {
+            Some(1_893_456_000)
+        }
+        fn local_file(
+            &mut self,
+            uri: &str,
+        ) -> Option<Result<Vec<u8>, netboot_core::platform::PlatformError>> {
+            let data: &[u8] = match uri.rsplit('/').next().unwrap_or("") {
+                "payload.ipxe" => fixture!("payload.ipxe"),
+                "tampered.ipxe" => b"#!ipxe\necho signed payload NOT ok\n",
+                "rsa-noattr.sig" => fixture!("rsa-noattr.sig"),
+                "rsa-attr.sig" => fixture!("rsa-attr.sig"),
+                "ec-attr.sig" => fixture!("ec-attr.sig"),
+                "server.sig" => fixture!("server.sig"),
+                _ => {
+                    return Some(Err(netboot_core::platform::PlatformError {
+                        code: 1,
+                        message: "No such file or directory".into(),
+                    }));
+                }
+            };
+            Some(Ok(data.to_vec()))
+        }
+    }
+
+    /// Runs `script` as the embedded script, trusting the RSA test root only.
+    fn run(script: &str) -> (u32, String) {
+        let mut m = Machine::new(Files {
+            now: 0,
+            out: String::new(),
+        });
+        let trust = m.trust_mut();
+        *trust = netboot_core::tls::TrustStore::empty();
+        trust
+            .add_pem(fixture!("root-rsa.pem"))
+            .expect("the test root");
+        let status = m.run(Some(script.as_bytes()));
+        let out = core::mem::take(&mut m.platform().out).replace("\r\n", "\n");
+        (status, out)
+    }
+
+    #[test]
+    fn imgverify_marks_trusted_and_imgtrust_blocks_the_rest() {
+        let (status, out) = run("#!ipxe\n\
+             imgfetch --quiet http://files/payload.ipxe\n\
+             imgtrust\n\
+             chain payload.ipxe || echo blocked errno=${errno}\n\
+             imgverify payload.ipxe http://files/rsa-noattr.sig && echo verified\n\
+             imgstat\n\
+             chain payload.ipxe\n\
+             set signer netboot test signer\n\
+             imgverify --keep --signer ${signer} payload.ipxe http://files/rsa-attr.sig\n\
+             imgstat rsa-attr.sig\n\
+             imgverify --signer someone payload.ipxe rsa-attr.sig || echo wrong signer\n\
+             imgstat\n\
+             chain payload.ipxe || echo untrusted again\n");
+        assert_eq!(status, 0, "{out}");
+        assert!(
+            out.contains(
+                "Could not boot: image payload.ipxe is not trusted: verify it with imgverify, \
+                 or pin it with --sha256"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("blocked errno=0x240f600"), "{out}");
+        assert!(
+            out.contains("verified\npayload.ipxe : 30 bytes [script] [TRUSTED]\n"),
+            "{out}"
+        );
+        // The signature image went away (no --keep), the payload ran once trusted.
+        assert!(!out.contains("rsa-noattr.sig :"), "{out}");
+        assert!(out.contains("signed payload ok\n"), "{out}");
+        // --keep keeps it; a wrong --signer fails, leaves the image untrusted and the
+        // signature unregistered.
+        assert!(out.contains("rsa-attr.sig : "), "{out}");
+        assert!(out.contains("Could not verify: incorrect signer"), "{out}");
+        assert!(
+            out.contains("wrong signer\npayload.ipxe : 30 bytes [script]\n"),
+            "{out}"
+        );
+        assert!(out.contains("untrusted again"), "{out}");
+        assert_eq!(out.matches("signed payload ok").count(), 1, "{out}");
+    }
+
+    #[test]
+    fn imgverify_failures_are_explained() {
+        let (status, out) = run("#!ipxe\n\
+             imgverify http://files/tampered.ipxe http://files/rsa-noattr.sig || echo e1\n\
+             imgverify http://files/payload.ipxe http://files/ec-attr.sig || echo e2\n\
+             imgverify http://files/payload.ipxe http://files/server.sig || echo e3\n\
+             imgverify http://files/payload.ipxe http://files/payload.ipxe || echo e4\n\
+             imgverify http://files/payload.ipxe http://files/nosuch.sig || echo e5\n");
+        assert_eq!(status, 0, "{out}");
+        assert!(
+            out.contains(
+                "Could not verify: image does not match its signature (tampered or wrong \
+                 signature file)"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("e1\n"), "{out}");
+        assert!(out.contains("unknown certificate authority"), "{out}");
+        assert!(out.contains("trusted roots: 1)"), "{out}");
+        assert!(out.contains("not for code signing"), "{out}");
+        assert!(out.contains("malformed signature"), "{out}");
+        for e in ["e2", "e3", "e4", "e5"] {
+            assert!(out.contains(e), "{e}: {out}");
+        }
+    }
+
+    #[test]
+    fn sha256_pins_images() {
+        let good = "2bfd3eb9637cfa56e4727b7883ed3e50c06967745b0b35bc90393bbf9226f828";
+        let bad = "2bfd3eb9637cfa56e4727b7883ed3e50c06967745b0b35bc90393bbf9226f829";
+        let (status, out) = run(&format!(
+            "#!ipxe\n\
+             imgtrust --permanent\n\
+             imgfetch --sha256 {bad} http://files/payload.ipxe || echo mismatch errno=${{errno}}\n\
+             imgstat\n\
+             chain --sha256 {good} http://files/payload.ipxe\n\
+             imgfetch --sha256 xyz http://files/payload.ipxe || echo bad hex\n\
+             imgtrust --allow || echo still required\n\
+             chain http://files/tampered.ipxe || echo refused\n"
+        ));
+        assert_eq!(status, 0, "{out}");
+        assert!(
+            out.contains(&format!(
+                "payload.ipxe does not match --sha256: its SHA-256 is {good}, the pinned one \
+                 is {bad}"
+            )),
+            "{out}"
+        );
+        // Not kept: imgstat printed nothing between the mismatch and the chain.
+        assert!(
+            out.contains(
+                "mismatch errno=0x240f500\nhttp://files/payload.ipxe... ok\nsigned payload ok\n"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("expected a SHA-256 digest as 64 hex digits"),
+            "{out}"
+        );
+        assert!(out.contains("bad hex"), "{out}");
+        assert!(out.contains("Trust requirement is permanent"), "{out}");
+        assert!(out.contains("still required"), "{out}");
+        assert!(out.contains("image tampered.ipxe is not trusted"), "{out}");
+        assert!(out.contains("refused"), "{out}");
     }
 }

@@ -490,6 +490,22 @@ pub trait Runtime {
         let _ = (name, data);
         None
     }
+
+    /// `imgverify`: checks a detached CMS signature (DER or PEM) over `data` against the
+    /// runtime's trusted roots and clock; with `signer`, only signers with that
+    /// certificate common name count and there must be one. Returns the signer's common
+    /// name. The default has no trust store: [`Error::NotSupported`].
+    fn verify_signature(
+        &mut self,
+        data: &[u8],
+        signature: &[u8],
+        signer: Option<&str>,
+    ) -> Result<String, Error> {
+        let _ = (data, signature, signer);
+        Err(Error::NotSupported(
+            "imgverify (no trust store on this platform)",
+        ))
+    }
 }
 
 /// Shorthand used by commands: a string for `Option<&str>`.

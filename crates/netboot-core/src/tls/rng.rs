@@ -53,6 +53,27 @@ pub fn strength() -> Strength {
     }
 }
 
+static WARNED: AtomicBool = AtomicBool::new(false);
+
+/// Once, on the firmware targets, after TLS used random numbers seeded by timing jitter
+/// alone: a warning for the console. `None` otherwise (and always on the host, whose
+/// operating system provides the randomness).
+pub fn take_weak_warning() -> Option<&'static str> {
+    let firmware = cfg!(any(target_os = "none", target_os = "uefi"));
+    let seeded = GLOBAL.seeded.load(Ordering::Relaxed);
+    if !firmware
+        || !seeded
+        || strength() != Strength::JitterOnly
+        || WARNED.swap(true, Ordering::Relaxed)
+    {
+        return None;
+    }
+    Some(
+        "warning: no hardware random source (EFI_RNG_PROTOCOL, RDRAND): TLS keys come from \
+         timing jitter only (QEMU: add -device virtio-rng-pci)",
+    )
+}
+
 fn platform_entropy(buf: &mut [u8]) -> bool {
     let ptr = SOURCE.load(Ordering::Acquire);
     if ptr.is_null() {
@@ -129,7 +150,6 @@ fn jitter(hasher: &mut Sha256) {
 /// The generator: a 32-byte key, replaced after every request.
 struct Drbg {
     key: [u8; 32],
-    seeded: bool,
 }
 
 impl Drbg {
@@ -149,7 +169,6 @@ impl Drbg {
         }
         jitter(&mut hasher);
         self.key = hasher.finalize().into();
-        self.seeded = true;
     }
 
     fn fill(&mut self, out: &mut [u8]) {
@@ -174,6 +193,8 @@ impl Drbg {
 /// The one generator; firmware is single-threaded, and the flag refuses re-entry.
 struct Global {
     busy: AtomicBool,
+    /// Whether the generator produced output yet.
+    seeded: AtomicBool,
     drbg: UnsafeCell<Drbg>,
 }
 
@@ -182,10 +203,8 @@ unsafe impl Sync for Global {}
 
 static GLOBAL: Global = Global {
     busy: AtomicBool::new(false),
-    drbg: UnsafeCell::new(Drbg {
-        key: [0; 32],
-        seeded: false,
-    }),
+    seeded: AtomicBool::new(false),
+    drbg: UnsafeCell::new(Drbg { key: [0; 32] }),
 };
 
 /// Fills `out` with random bytes; `false` only if called re-entrantly.
@@ -196,6 +215,7 @@ pub fn fill(out: &mut [u8]) -> bool {
     // SAFETY: `busy` was false, so this is the only reference.
     let drbg = unsafe { &mut *GLOBAL.drbg.get() };
     drbg.fill(out);
+    GLOBAL.seeded.store(true, Ordering::Relaxed);
     GLOBAL.busy.store(false, Ordering::Release);
     true
 }

@@ -74,26 +74,25 @@ impl TrustStore {
         store
     }
 
-    /// Adds every certificate in `pem`; returns how many.
+    /// Adds every certificate in `pem`; returns how many. All or nothing: when one block
+    /// is bad, none is added.
     pub fn add_pem(&mut self, pem: &[u8]) -> Result<usize, TrustError> {
-        let mut added = 0;
+        let mut anchors = Vec::new();
         for cert in CertificateDer::pem_slice_iter(pem) {
             let cert = cert.map_err(|_| TrustError::BadPem)?;
-            self.add_der(&cert)?;
-            added += 1;
+            anchors.push(anchor(&cert)?);
         }
-        if added == 0 {
+        if anchors.is_empty() {
             return Err(TrustError::NoCertificate);
         }
+        let added = anchors.len();
+        self.anchors.extend(anchors);
         Ok(added)
     }
 
     /// Adds one DER-encoded certificate as a trust anchor.
     pub fn add_der(&mut self, der: &[u8]) -> Result<(), TrustError> {
-        let cert = CertificateDer::from(der);
-        let anchor = webpki::anchor_from_trusted_cert(&cert)
-            .map_err(|e| TrustError::BadCertificate(alloc::format!("{e:?}")))?;
-        self.anchors.push(anchor.to_owned());
+        self.anchors.push(anchor(&CertificateDer::from(der))?);
         Ok(())
     }
 
@@ -142,6 +141,13 @@ impl TrustStore {
     }
 }
 
+/// The trust anchor of a DER certificate.
+fn anchor(cert: &CertificateDer<'_>) -> Result<TrustAnchor<'static>, TrustError> {
+    webpki::anchor_from_trusted_cert(cert)
+        .map(|a| a.to_owned())
+        .map_err(|e| TrustError::BadCertificate(alloc::format!("{e:?}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +168,17 @@ mod tests {
             store.add_pem(pem),
             Err(TrustError::BadCertificate(_))
         ));
+    }
+
+    #[test]
+    fn a_bad_block_adds_nothing() {
+        let good = include_bytes!("../../tests/fixtures/tls/ca.pem");
+        let mut pem = good.to_vec();
+        pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+        let mut store = TrustStore::empty();
+        assert!(store.add_pem(&pem).is_err());
+        assert!(store.is_empty());
+        assert_eq!(store.add_pem(good), Ok(1));
     }
 
     #[cfg(feature = "public-roots")]
