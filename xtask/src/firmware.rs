@@ -218,6 +218,41 @@ fn env_on(name: &str) -> bool {
     })
 }
 
+/// Builds `netboot.efi` without HTTPS (as `NETBOOT_HTTPS=0` would) into
+/// `target/netboot/no-https/`, from the variants' target directory, for the size report.
+pub fn build_efi_without_https() -> Result<PathBuf> {
+    let root = util::root();
+    let out = util::out_dir().join("no-https");
+    fs::create_dir_all(&out)?;
+    let target_dir = root.join("target").join("embed");
+    let mut c = cmd(
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "-p",
+            "efi-firmware",
+            "--no-default-features",
+            "--target",
+            UEFI,
+        ],
+    );
+    c.current_dir(&root)
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env_remove("NETBOOT_EMBED")
+        .env_remove("NETBOOT_TRUST");
+    util::step("build efi-firmware (uefi) without HTTPS", &mut c)?;
+    let efi = out.join("netboot.efi");
+    copy(
+        &target_dir
+            .join(UEFI)
+            .join("release/netboot-efi-firmware.efi"),
+        &efi,
+    )?;
+    Ok(efi)
+}
+
 fn copy(from: &Path, to: &Path) -> Result<()> {
     fs::copy(from, to).map_err(|e| format!("copy {} -> {}: {e}", from.display(), to.display()))?;
     Ok(())

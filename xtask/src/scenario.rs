@@ -44,7 +44,8 @@ pub struct Scenario {
     pub image: Option<String>,
     /// For `firmware = "sim"`: the script netboot-sim runs (`repo:PATH`), or `autoboot`.
     pub script: Option<String>,
-    /// For `firmware = "sim"`: extra arguments before the script.
+    /// For `firmware = "sim"`: extra arguments before the script (`repo:PATH` names a
+    /// file of the repository).
     #[serde(default)]
     pub sim_args: Vec<String>,
     /// For `firmware = "sim"`: the exit status netboot-sim must end with.
@@ -593,7 +594,11 @@ pub fn run_one(name: &str, s: &Scenario, fw: &Firmware, assets: &Assets, seq: us
             if let (true, Some(ca)) = (s.sim_trust, &tls_ca) {
                 c.arg("--trust").arg(ca);
             }
-            c.args(&s.sim_args);
+            // `repo:PATH` arguments name files of the repository.
+            c.args(s.sim_args.iter().map(|a| match a.strip_prefix("repo:") {
+                Some(path) => util::root().join(path).into_os_string(),
+                None => a.into(),
+            }));
             match s.script.as_deref() {
                 Some("autoboot") | None => c.arg("autoboot"),
                 Some(script) => c.arg(resolve(script, fw, assets)?),

@@ -17,8 +17,9 @@
 //! 3. without signed attributes, the signature is over the image itself; with them, the
 //!    `messageDigest` attribute equals the image's digest (SHA-256/384/512) and the
 //!    signature is over the DER of the attributes re-tagged as a SET;
-//! 4. the signature verifies with the certificate's key: RSA PKCS #1 v1.5, ECDSA (P-256,
-//!    P-384) or Ed25519, with the algorithms of [`super::provider`].
+//! 4. the signature verifies with the certificate's key: RSA PKCS #1 v1.5 or ECDSA (P-256,
+//!    P-384), with the algorithms of [`super::provider`] (Ed25519 signers are recognised
+//!    but refused as unsupported: the client-only provider leaves its verifier out).
 //!
 //! The DER reader is our own: bounded by the input (every length is checked against what
 //! is left), no recursion (the structure is walked at fixed depth), no panics. BER's
@@ -241,7 +242,7 @@ impl fmt::Display for CmsError {
             CmsError::Unsupported { what, oid } => write!(
                 f,
                 "unsupported {what} algorithm {oid}; hint: sign with SHA-256/384/512 and an \
-                 RSA (PKCS #1 v1.5), ECDSA P-256/P-384 or Ed25519 key"
+                 RSA (PKCS #1 v1.5) or ECDSA P-256/P-384 key"
             ),
             CmsError::Certificate { signer, why } => {
                 write!(f, "the certificate chain of \"{signer}\" is invalid: {why}")

@@ -19,7 +19,7 @@
 //! the riskiest code in the project.
 //!
 //! Costs: the firmware targets are soft-float, so `.cargo/config.toml` selects the
-//! portable (constant-time, non-SIMD) backends; the `https` feature adds about 300 KB to a
+//! portable (constant-time, non-SIMD) backends; the `https` feature adds about 500 KB to a
 //! release firmware and `public-roots` about 60 KB more (measured figures are in
 //! BENCHMARKS.md). Both are Cargo features of this crate, on by default; without `https`
 //! an `https://` URI fails with an explanation.
@@ -33,11 +33,13 @@
 //!   plaintext both ways; [`crate::net::NetDevice::fetch`] drives it over smoltcp TCP.
 //! * [`TlsError`] — failures explained: unknown CA, wrong host name, expired or not yet
 //!   valid (naming the clock), an old-TLS-only server.
+//! * [`crypto`] — the crypto provider: RustCrypto's primitives, only what a client needs.
 //! * [`rng`] — the random source on machines without an operating system.
 //!
 //! [rustls]: https://docs.rs/rustls
 
 pub mod cms;
+pub mod crypto;
 pub mod rng;
 mod session;
 mod trust;
@@ -94,11 +96,12 @@ impl TlsSetup {
     }
 }
 
-/// The crypto provider: RustCrypto's, with ChaCha20-Poly1305 preferred where the CPU
-/// has no usable AES instructions (all firmware targets: their AES is the portable
-/// bitsliced one, several times slower than ChaCha20 in software).
+/// The crypto provider: RustCrypto's primitives, client side only ([`crypto`]), with
+/// ChaCha20-Poly1305 preferred where the CPU has no usable AES instructions (all firmware
+/// targets: their AES is the portable bitsliced one, several times slower than ChaCha20
+/// in software).
 pub fn provider() -> CryptoProvider {
-    let mut provider = rustls_rustcrypto::provider();
+    let mut provider = crypto::client_provider();
     if cfg!(any(target_os = "none", target_os = "uefi")) {
         use rustls::CipherSuite as S;
         provider.cipher_suites.sort_by_key(|s| {

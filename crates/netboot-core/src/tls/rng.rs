@@ -207,10 +207,16 @@ static GLOBAL: Global = Global {
     drbg: UnsafeCell::new(Drbg { key: [0; 32] }),
 };
 
-/// Fills `out` with random bytes; `false` only if called re-entrantly.
+/// Fills `out` with random bytes; `false` only if the generator stays busy (re-entered
+/// from an interrupt, or another thread holding it for a very long time).
 pub fn fill(out: &mut [u8]) -> bool {
-    if GLOBAL.busy.swap(true, Ordering::Acquire) {
-        return false;
+    let mut spins = 0u32;
+    while GLOBAL.busy.swap(true, Ordering::Acquire) {
+        spins += 1;
+        if spins > 10_000_000 {
+            return false;
+        }
+        core::hint::spin_loop();
     }
     // SAFETY: `busy` was false, so this is the only reference.
     let drbg = unsafe { &mut *GLOBAL.drbg.get() };

@@ -323,14 +323,28 @@ mod tests {
     const NOW: u64 = 1_893_456_000;
 
     fn server(versions: &[&'static rustls::SupportedProtocolVersion]) -> rustls::ServerConnection {
-        let key = pki_types::PrivateKeyDer::Pkcs8(KEY.to_vec().into());
-        let config =
-            rustls::ServerConfig::builder_with_provider(Arc::new(super::super::provider()))
-                .with_protocol_versions(versions)
-                .expect("versions")
-                .with_no_client_auth()
-                .with_single_cert(vec![pki_types::CertificateDer::from(LEAF.to_vec())], key)
-                .expect("server certificate");
+        server_with(versions, LEAF, KEY, None)
+    }
+
+    /// A server (RustCrypto's full provider: it signs) with `leaf` and `key`, offering
+    /// only the key exchange `group` if given.
+    fn server_with(
+        versions: &[&'static rustls::SupportedProtocolVersion],
+        leaf: &[u8],
+        key: &[u8],
+        group: Option<rustls::NamedGroup>,
+    ) -> rustls::ServerConnection {
+        let key = pki_types::PrivateKeyDer::Pkcs8(key.to_vec().into());
+        let mut provider = rustls_rustcrypto::provider();
+        if let Some(group) = group {
+            provider.kx_groups.retain(|g| g.name() == group);
+        }
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
+            .with_protocol_versions(versions)
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![pki_types::CertificateDer::from(leaf.to_vec())], key)
+            .expect("server certificate");
         let mut conn = rustls::ServerConnection::new(Arc::new(config)).expect("server");
         conn.set_buffer_limit(None);
         conn
@@ -426,6 +440,58 @@ mod tests {
                 "TLS 1.2"
             };
             assert!(client.describe().starts_with(want), "{}", client.describe());
+        }
+    }
+
+    /// netboot's own provider (`tls::crypto`) against RustCrypto's server: a P-256, an
+    /// RSA (PKCS#1 chain, PSS handshake) and a P-384 (ECDSA with SHA-384) chain, with each
+    /// of the client's key exchanges, over TLS 1.3 and 1.2.
+    #[test]
+    fn every_key_type_and_key_exchange_round_trips() {
+        /// What, CA (PEM), leaf (DER), leaf key (PKCS #8).
+        type Chain = (&'static str, &'static [u8], &'static [u8], &'static [u8]);
+        let chains: [Chain; 3] = [
+            ("P-256", CA, LEAF, KEY),
+            (
+                "RSA",
+                include_bytes!("../../tests/fixtures/tls/rsa-ca.pem"),
+                include_bytes!("../../tests/fixtures/tls/rsa-leaf.der"),
+                include_bytes!("../../tests/fixtures/tls/rsa-leaf.key.der"),
+            ),
+            (
+                "P-384",
+                include_bytes!("../../tests/fixtures/tls/p384-ca.pem"),
+                include_bytes!("../../tests/fixtures/tls/p384-leaf.der"),
+                include_bytes!("../../tests/fixtures/tls/p384-leaf.key.der"),
+            ),
+        ];
+        let groups: Vec<_> = super::super::provider()
+            .kx_groups
+            .iter()
+            .map(|g| g.name())
+            .collect();
+        assert_eq!(
+            groups,
+            [rustls::NamedGroup::X25519, rustls::NamedGroup::secp256r1]
+        );
+        for (what, ca, leaf, key) in chains {
+            let mut trust = TrustStore::empty();
+            trust.add_pem(ca).expect("fixture CA");
+            let setup = TlsSetup::new(&trust);
+            for &group in &groups {
+                for versions in [&[&version::TLS13][..], &[&version::TLS12][..]] {
+                    let mut client =
+                        TlsClient::new(&setup, "boot.test", clock(NOW)).expect("client");
+                    let mut server = server_with(versions, leaf, key, Some(group));
+                    let got = exchange(&mut client, &mut server, b"x", b"y");
+                    assert_eq!(
+                        got.as_deref(),
+                        Ok(&b"y"[..]),
+                        "{what} {group:?} {:?}",
+                        versions[0]
+                    );
+                }
+            }
         }
     }
 
