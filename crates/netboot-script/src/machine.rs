@@ -1422,11 +1422,29 @@ mod tests {
     use super::*;
 
     /// A machine without NICs: a clock that idling advances, a console that records,
-    /// an RTC, an SMBIOS table, two PCI functions and one served file.
-    struct FakePlatform {
+    /// an RTC, an SMBIOS table, two PCI functions and served files (by last path
+    /// segment, and `http://192.0.2.1/abc`).
+    pub(super) struct FakePlatform {
         now: u64,
-        out: String,
+        pub(super) out: String,
         arch: u16,
+        /// What the real-time clock says (Unix seconds).
+        pub(super) unix: u64,
+        /// Files served by name.
+        pub(super) files: Vec<(&'static str, Vec<u8>)>,
+    }
+
+    impl FakePlatform {
+        /// A platform of client architecture `arch` at Unix time 1,000,000, no files.
+        pub(super) fn new(arch: u16) -> Self {
+            FakePlatform {
+                now: 0,
+                out: String::new(),
+                arch,
+                unix: 1_000_000,
+                files: Vec::new(),
+            }
+        }
     }
 
     impl core::fmt::Write for FakePlatform {
@@ -1476,7 +1494,7 @@ mod tests {
             }
         }
         fn unix_time(&mut self) -> Option<u64> {
-            Some(1_000_000)
+            Some(self.unix)
         }
         fn smbios_table(&mut self) -> Option<(Vec<u8>, (u8, u8))> {
             // Type 1 with manufacturer string 1, then end-of-table.
@@ -1501,6 +1519,10 @@ mod tests {
             &mut self,
             uri: &str,
         ) -> Option<Result<Vec<u8>, netboot_core::platform::PlatformError>> {
+            let name = uri.rsplit('/').next().unwrap_or("");
+            if let Some((_, data)) = self.files.iter().find(|(n, _)| *n == name) {
+                return Some(Ok(data.clone()));
+            }
             Some(match uri {
                 "http://192.0.2.1/abc" => Ok(b"abc".to_vec()),
                 _ => Err(netboot_core::platform::PlatformError {
@@ -1581,11 +1603,7 @@ mod tests {
     }
 
     fn run(script: &str) -> (u32, String) {
-        let mut m = Machine::new(FakePlatform {
-            now: 0,
-            out: String::new(),
-            arch: 7,
-        });
+        let mut m = Machine::new(FakePlatform::new(7));
         let status = m.run(Some(script.as_bytes()));
         let out = core::mem::take(&mut m.platform().out).replace("\r\n", "\n");
         (status, out)
@@ -1594,11 +1612,7 @@ mod tests {
     #[test]
     fn only_a_pc_bios_takes_named_nbps_for_executables() {
         let nbp = alloc::vec![0xEAu8, 0x05, 0x7C, 0x00, 0x00, 0x90];
-        let mut m = Machine::new(FakePlatform {
-            now: 0,
-            out: String::new(),
-            arch: 0,
-        });
+        let mut m = Machine::new(FakePlatform::new(0));
         let ty = m
             .probe_named("undionly.kpxe", &nbp)
             .expect("an NBP on BIOS");
@@ -1818,90 +1832,23 @@ mod trust_tests {
         };
     }
 
-    /// A machine without NICs that serves the fixtures as `http://files/NAME`, with a
-    /// real-time clock at 2030-01-01.
-    struct Files {
-        now: u64,
-        out: String,
-    }
-
-    impl core::fmt::Write for Files {
-        fn write_str(&mut self, s: &str) -> core::fmt::Result {
-            self.out.push_str(s);
-            Ok(())
-        }
-    }
-
-    impl netboot_core::platform::Console for Files {
-        fn poll_key(&mut self) -> Option<Key> {
-            None
-        }
-    }
-
-    impl Platform for Files {
-        type Nic = smoltcp::phy::Loopback;
-        fn name(&self) -> &'static str {
-            "files"
-        }
-        fn client_arch(&self) -> u16 {
-            7
-        }
-        fn console(&mut self) -> &mut dyn netboot_core::platform::Console {
-            self
-        }
-        fn now_ms(&self) -> u64 {
-            self.now
-        }
-        fn idle(&mut self, ms: u64) {
-            self.now += ms.max(1);
-        }
-        fn take_nics(&mut self) -> Vec<([u8; 6], smoltcp::phy::Loopback)> {
-            Vec::new()
-        }
-        fn boot(
-            &mut self,
-            _: &BootRequest<'_>,
-            _: &mut [NetDevice<smoltcp::phy::Loopback>],
-        ) -> Result<(), netboot_core::platform::PlatformError> {
-            unreachable!("the tests execute scripts only")
-        }
-        fn power(&mut self, _: PowerAction) -> netboot_core::platform::PlatformError {
-            netboot_core::platform::PlatformError {
-                code: 1,
-                message: "no power control".into(),
-            }
-        }
-        fn unix_time(&mut self) -> Option<u64> {
-            Some(1_893_456_000)
-        }
-        fn local_file(
-            &mut self,
-            uri: &str,
-        ) -> Option<Result<Vec<u8>, netboot_core::platform::PlatformError>> {
-            let data: &[u8] = match uri.rsplit('/').next().unwrap_or("") {
-                "payload.ipxe" => fixture!("payload.ipxe"),
-                "tampered.ipxe" => b"#!ipxe\necho signed payload NOT ok\n",
-                "rsa-noattr.sig" => fixture!("rsa-noattr.sig"),
-                "rsa-attr.sig" => fixture!("rsa-attr.sig"),
-                "ec-attr.sig" => fixture!("ec-attr.sig"),
-                "server.sig" => fixture!("server.sig"),
-                _ => {
-                    return Some(Err(netboot_core::platform::PlatformError {
-                        code: 1,
-                        message: "No such file or directory".into(),
-                    }));
-                }
-            };
-            Some(Ok(data.to_vec()))
-        }
-    }
-
     /// Runs `script` as the embedded script, trusting the RSA test root only.
     fn run(script: &str) -> (u32, String) {
-        let mut m = Machine::new(Files {
-            now: 0,
-            out: String::new(),
-        });
+        // The fixtures as `http://files/NAME`, with a real-time clock at 2030-01-01.
+        let mut platform = super::tests::FakePlatform::new(7);
+        platform.unix = 1_893_456_000;
+        platform.files = alloc::vec![
+            ("payload.ipxe", fixture!("payload.ipxe").to_vec()),
+            (
+                "tampered.ipxe",
+                b"#!ipxe\necho signed payload NOT ok\n".to_vec(),
+            ),
+            ("rsa-noattr.sig", fixture!("rsa-noattr.sig").to_vec()),
+            ("rsa-attr.sig", fixture!("rsa-attr.sig").to_vec()),
+            ("ec-attr.sig", fixture!("ec-attr.sig").to_vec()),
+            ("server.sig", fixture!("server.sig").to_vec()),
+        ];
+        let mut m = Machine::new(platform);
         let trust = m.trust_mut();
         *trust = netboot_core::tls::TrustStore::empty();
         trust
