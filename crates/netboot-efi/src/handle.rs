@@ -12,11 +12,11 @@ use uefi_raw::protocol::device_path::DevicePathProtocol;
 ///
 /// # Safety
 ///
-/// `path` must be a well-formed device path; `interface` must point to the interface
-/// `guid` names and stay valid until [`uninstall`] has removed it. Boot services must be
-/// active.
+/// `path` must be a well-formed device path; it and `interface` (which must point to the
+/// interface `guid` names) must stay valid and unmoved until [`uninstall`] has removed
+/// them. Boot services must be active.
 pub(crate) unsafe fn install(
-    path: &'static [u8],
+    path: &[u8],
     guid: &Guid,
     interface: *const c_void,
 ) -> Result<Handle, Status> {
@@ -46,7 +46,7 @@ pub(crate) unsafe fn install(
 /// `path`, `guid` and `interface` must be exactly what was installed on `handle`.
 pub(crate) unsafe fn uninstall(
     handle: Handle,
-    path: &'static [u8],
+    path: &[u8],
     guid: &Guid,
     interface: *const c_void,
 ) -> bool {

@@ -139,12 +139,19 @@ fn boot_services() -> Result<&'static BootServices, PlatformError> {
 
 /// Starts `request.data` as an EFI image: checks it, installs the virtual filesystem that
 /// serves the image and its initrds by name, LoadImage from the buffer with the device
-/// path `VenMedia(netboot VFS)/\NAME` (so the image's `DeviceHandle` is the filesystem),
+/// path `[NIC/]VenMedia(netboot VFS)/\NAME` (so the image's `DeviceHandle` is the
+/// filesystem; `nic_path`, the device path of the NIC netboot used, puts it below that
+/// NIC, so an image that drives the network device it was loaded from, such as iPXE's
+/// `snponly.efi`, finds it),
 /// sets the command line, installs the LoadFile2 initrd provider (see
 /// [`wants_loadfile2`]), calls `release_nics` to hand the NICs back, StartImage, and on
 /// return uninstalls both and reports the image's status. Does not return if the image
 /// takes the machine over.
-pub fn start(request: &BootRequest<'_>, release_nics: impl FnOnce()) -> Result<(), PlatformError> {
+pub fn start(
+    request: &BootRequest<'_>,
+    nic_path: Option<&[u8]>,
+    release_nics: impl FnOnce(),
+) -> Result<(), PlatformError> {
     let name = request.name;
     pe::check_image(request.data)
         .map_err(|problem| error(problem.code(), format!("{name}: {problem}")))?;
@@ -161,9 +168,9 @@ pub fn start(request: &BootRequest<'_>, release_nics: impl FnOnce()) -> Result<(
     .collect();
     // SAFETY: the image and initrd buffers are borrowed by `request` for this whole call,
     // and the filesystem is uninstalled (drop of `vfs`) before we return.
-    let mut vfs = unsafe { VfsHandle::install(&files) }
+    let mut vfs = unsafe { VfsHandle::install_under(nic_path, &files) }
         .map_err(|e| error(codes::VFS, format!("{name}: {e}")))?;
-    let device_path = vfs::image_device_path(name);
+    let device_path = vfs::image_device_path_under(nic_path, name);
 
     let mut child: uefi_raw::Handle = ptr::null_mut();
     // SAFETY: the buffer is valid for reads of its length (LoadImage copies it); the
@@ -221,6 +228,9 @@ pub fn start(request: &BootRequest<'_>, release_nics: impl FnOnce()) -> Result<(
     // SAFETY: `child` is a loaded, not yet started image; the out-pointers are valid.
     let status = unsafe { (bt.start_image)(child.as_ptr(), &mut exit_size, &mut exit_data) };
     let exit_text = take_exit_data(bt, exit_data, exit_size);
+    // The image may have armed the watchdog (iPXE keeps a 5-minute one running); the
+    // boot manager disarms it when an image returns, and so do we.
+    let _ = boot::set_watchdog_timer(0, 0x10000, None);
 
     // Reverse order of installation.
     if let Some(initrd) = initrd.as_mut() {

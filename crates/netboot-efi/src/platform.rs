@@ -132,11 +132,39 @@ impl Platform for EfiPlatform {
         request: &BootRequest<'_>,
         nics: &mut [NetDevice<SnpDevice>],
     ) -> Result<(), PlatformError> {
-        image::start(request, || {
+        // The NIC the runtime configured (else the first): the started image's device
+        // path goes below it.
+        let used = nics
+            .iter()
+            .position(|n| n.ip_config().is_some())
+            .unwrap_or(0);
+        let nic_path = nics
+            .get_mut(used)
+            .and_then(|n| n.device_mut().device_path().map(<[u8]>::to_vec));
+        let result = image::start(request, nic_path.as_deref(), || {
             for nic in nics.iter_mut() {
-                nic.device_mut().release();
+                nic.device_mut().hand_over();
             }
-        })
+        });
+        // The image returned. It may have replaced the NIC's driver (Debian's ipxe.efi
+        // binds its own virtio-net driver and, on exit, reconnects the firmware's, which
+        // makes a new SNP handle) and left the watchdog armed (image::start disarms it).
+        // Take every NIC back now, so a failure is reported here rather than showing as
+        // silence on the next download.
+        for nic in nics.iter_mut() {
+            let dev = nic.device_mut();
+            if let Err(e) = dev.reclaim() {
+                let mac = dev.mac();
+                let _ = writeln!(
+                    self.console,
+                    "NIC {} unusable after {} returned: {e}; SNP handles now: {}",
+                    MacText(mac),
+                    request.name,
+                    crate::snp::inventory()
+                );
+            }
+        }
+        result
     }
 
     fn power(&mut self, action: PowerAction) -> PlatformError {
@@ -160,6 +188,20 @@ impl Platform for EfiPlatform {
     /// Configuration space through the PCI Root Bridge I/O protocol of the segment.
     fn pci_read(&mut self, busdevfn: u32, offset: u16, buf: &mut [u8]) -> bool {
         pci_read(busdevfn, offset, buf)
+    }
+}
+
+/// `52:54:00:12:34:56`.
+struct MacText([u8; 6]);
+
+impl core::fmt::Display for MacText {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let m = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )
     }
 }
 

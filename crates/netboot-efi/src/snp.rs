@@ -12,9 +12,20 @@
 //!   it was recycled; at most [`TX_IN_FLIGHT`] frames are outstanding. Frames are padded
 //!   to 60 bytes.
 //! - At most [`RX_QUOTA`] frames are read per poll so transmissions (ACKs) interleave.
-//! - [`SnpDevice::release`] shuts the NIC down, closes the exclusive open and reconnects
-//!   the firmware's drivers before another image starts; the device reopens itself on the
-//!   next use if that image returns.
+//! - [`SnpDevice::hand_over`] shuts the NIC down and closes the exclusive open before
+//!   another image starts, leaving the firmware's network stack (MNP and above)
+//!   disconnected: Debian's `ipxe.efi` (2019) started over a reconnected stack and then
+//!   exiting never returns from StartImage under OVMF, while without it `ipxe.efi` binds
+//!   its own virtio-net driver, `snponly.efi` the SNP, and both return.
+//! - [`SnpDevice::reclaim`] takes the NIC back when the image returns. The image may have
+//!   replaced the NIC's driver: `ipxe.efi` disconnects VirtioNetDxe from the PCI device
+//!   (the SNP handle disappears) and, on exit, reconnects every controller, which makes
+//!   a new SNP handle. So when the remembered handle cannot be opened, every controller
+//!   is connected and the NIC is found again by device path (then MAC address); it is
+//!   reset from whatever state the image left (Shutdown, Stop) and brought up again.
+//! - [`SnpDevice::release`] (also on drop, when netboot returns to the boot manager)
+//!   additionally reconnects the firmware's drivers, so the next boot option (say, the
+//!   firmware's own PXE client) finds its network stack.
 
 use alloc::boxed::Box;
 use alloc::vec;
@@ -124,6 +135,40 @@ fn device_path_bytes(handle: Handle) -> Option<Vec<u8>> {
     }
     .ok()?;
     path.get().map(|p| p.as_bytes().to_vec())
+}
+
+/// The SNP handles, for diagnostics on one line: each handle, the last 16 bytes of its
+/// device path before the end node (hex; the MAC node for a NIC) and the MAC address it
+/// reports; `none` when there are none.
+pub fn inventory() -> alloc::string::String {
+    use core::fmt::Write as _;
+    let mut out = alloc::string::String::new();
+    for h in boot::find_handles::<SimpleNetwork>().unwrap_or_default() {
+        let path = device_path_bytes(h).unwrap_or_default();
+        let body = path.strip_suffix(&END_NODE).unwrap_or(&path);
+        let tail = &body[body.len().saturating_sub(16)..];
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "{:?} path …", h.as_ptr());
+        for b in tail {
+            let _ = write!(out, "{b:02x}");
+        }
+        match current_mac(h) {
+            Some(m) => {
+                let _ = write!(
+                    out,
+                    " MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                    m[0], m[1], m[2], m[3], m[4], m[5]
+                );
+            }
+            None => out.push_str(" no MAC"),
+        }
+    }
+    if out.is_empty() {
+        out.push_str("none");
+    }
+    out
 }
 
 /// The end-of-entire-path node.
@@ -253,6 +298,9 @@ enum State {
 /// A NIC driven through SNP, as a smoltcp [`Device`].
 pub struct SnpDevice {
     handle: Handle,
+    /// The NIC's device path when it was opened, to find it again if a started image
+    /// replaced its driver (and so its handle).
+    path: Option<Vec<u8>>,
     snp: Option<ScopedProtocol<SimpleNetwork>>,
     state: State,
     mac: [u8; 6],
@@ -297,6 +345,7 @@ impl SnpDevice {
         };
         Ok(SnpDevice {
             handle,
+            path: device_path_bytes(handle),
             snp: Some(snp),
             state: State::Open,
             mac,
@@ -311,6 +360,11 @@ impl SnpDevice {
     /// The NIC's current MAC address.
     pub fn mac(&self) -> [u8; 6] {
         self.mac
+    }
+
+    /// The NIC's device path (whole, with its end node) when it was opened, if it has one.
+    pub fn device_path(&self) -> Option<&[u8]> {
+        self.path.as_deref()
     }
 
     /// The firmware handle carrying the SNP.
@@ -338,10 +392,27 @@ impl SnpDevice {
     /// Hands the NIC back to the firmware before another image starts: Shutdown and Stop
     /// (so the next owner finds it STOPPED, as the exclusive open left it), close the
     /// exclusive open, and reconnect the firmware's network drivers (MNP and above) so a
-    /// chained loader can use them. The device reopens itself on next use.
+    /// chained loader can use them. The device reopens itself on next use
+    /// ([`SnpDevice::reclaim`]).
     pub fn release(&mut self) {
+        if self.close() {
+            let _ = boot::connect_controller(self.handle, &[], None, true);
+        }
+    }
+
+    /// Hands the NIC to an image about to start: like [`SnpDevice::release`] but
+    /// without reconnecting the firmware's network drivers above SNP (see the module
+    /// documentation: Debian's `ipxe.efi` does not return from StartImage when it
+    /// found them connected). The image finds the NIC STOPPED, its SNP free to open.
+    pub fn hand_over(&mut self) {
+        self.close();
+    }
+
+    /// Shutdown, Stop and close the exclusive open, without reconnecting anything;
+    /// `false` if the device was not open.
+    fn close(&mut self) -> bool {
         let Some(mut snp) = self.snp.take() else {
-            return;
+            return false;
         };
         let shut_down = snp.shutdown().is_ok();
         let _ = snp.stop();
@@ -354,19 +425,32 @@ impl SnpDevice {
             self.tx.leak_busy();
         }
         drop(snp);
-        let _ = boot::connect_controller(self.handle, &[], None, true);
         self.state = State::Released;
+        true
     }
 
-    /// Reopens a released device (after a started image returned).
+    /// Reopens a released device (after a started image returned). The image may have
+    /// left the NIC in any state, or replaced the firmware's driver with its own and
+    /// gone (iPXE binds its driver to the NIC and, on exit, reconnects every controller),
+    /// so the SNP handle remembered may be gone or no longer carry SNP. In that case
+    /// every controller is connected again and the NIC is looked up by its device path
+    /// (then by MAC address) among the SNP handles. The NIC is then reset: Shutdown and
+    /// Stop whatever state the previous owner left, then Start, Initialize and the
+    /// receive filters.
     pub fn reclaim(&mut self) -> Result<(), SnpError> {
         if self.snp.is_some() {
             return Ok(());
         }
-        let result = open_exclusive(self.handle).and_then(|mut snp| {
-            bring_up(&mut snp)?;
-            Ok(snp)
-        });
+        let result = match reopen(self.handle) {
+            Ok(snp) => Ok(snp),
+            Err(first) => {
+                connect_all_controllers();
+                match self.find_again() {
+                    Some(handle) => reopen(handle).inspect(|_| self.handle = handle),
+                    None => Err(first),
+                }
+            }
+        };
         match result {
             Ok(snp) => {
                 self.snp = Some(snp);
@@ -379,6 +463,21 @@ impl SnpDevice {
                 Err(e)
             }
         }
+    }
+
+    /// The SNP handle that now carries this NIC: among the NICs (SNP handles not below
+    /// another), the one with the device path it had, else the one with its MAC address.
+    fn find_again(&self) -> Option<Handle> {
+        let all = boot::find_handles::<SimpleNetwork>().ok()?;
+        let paths: Vec<Option<Vec<u8>>> = all.iter().map(|&h| device_path_bytes(h)).collect();
+        let path_refs: Vec<Option<&[u8]>> = paths.iter().map(|p| p.as_deref()).collect();
+        // Not the copies of a NIC's SNP on the PXE driver's children (see find_nics).
+        let nics = top_level(&path_refs);
+        let seen: Vec<SeenNic> = nics
+            .iter()
+            .map(|&i| (paths[i].clone(), current_mac(all[i])))
+            .collect();
+        pick_again(&seen, self.path.as_deref(), self.mac).map(|j| all[nics[j]])
     }
 
     /// The open protocol, reopening after a release; `None` if the NIC is unusable.
@@ -395,6 +494,55 @@ impl Drop for SnpDevice {
     fn drop(&mut self) {
         self.release();
         self.tx.leak_busy();
+    }
+}
+
+/// What [`pick_again`] knows of one SNP handle: its device path and MAC address.
+pub type SeenNic = (Option<Vec<u8>>, Option<[u8; 6]>);
+
+/// Which of the SNP handles described by `seen` (device path, MAC address) is the NIC
+/// that had device path `path` and MAC address `mac`: the same path first, else the
+/// first with that MAC address.
+pub fn pick_again(seen: &[SeenNic], path: Option<&[u8]>, mac: [u8; 6]) -> Option<usize> {
+    path.and_then(|p| seen.iter().position(|(q, _)| q.as_deref() == Some(p)))
+        .or_else(|| seen.iter().position(|(_, m)| *m == Some(mac)))
+}
+
+/// The MAC address an SNP handle reports (a GET_PROTOCOL look, no open kept).
+fn current_mac(handle: Handle) -> Option<[u8; 6]> {
+    let params = boot::OpenProtocolParams {
+        handle,
+        agent: boot::image_handle(),
+        controller: None,
+    };
+    // SAFETY: a GET_PROTOCOL open does not keep the interface from being uninstalled, so
+    // the address is copied at once and the reference dropped before any other call into
+    // the firmware.
+    let snp = unsafe {
+        boot::open_protocol::<SimpleNetwork>(params, boot::OpenProtocolAttributes::GetProtocol)
+    }
+    .ok()?;
+    let mut mac = [0u8; 6];
+    mac.copy_from_slice(&snp.mode().current_address.0[..6]);
+    Some(mac)
+}
+
+/// Opens `handle` exclusively after another owner had it: resets the NIC from whatever
+/// state it was left in, then brings it up.
+fn reopen(handle: Handle) -> Result<ScopedProtocol<SimpleNetwork>, SnpError> {
+    let mut snp = open_exclusive(handle)?;
+    reset(&mut snp);
+    bring_up(&mut snp)?;
+    Ok(snp)
+}
+
+/// Back to STOPPED from any state (errors ignored: bring-up reports what still fails).
+fn reset(snp: &mut SimpleNetwork) {
+    if snp.mode().state == NetworkState::INITIALIZED {
+        let _ = snp.shutdown();
+    }
+    if snp.mode().state == NetworkState::STARTED {
+        let _ = snp.stop();
     }
 }
 
@@ -600,6 +748,21 @@ mod tests {
         1, 1, 6, 0, 0, 2, 3, 11, 8, 0, 1, 2, 3, 4, 3, 12, 4, 0, 0x7f, 0xff, 4, 0,
     ];
     const OTHER: &[u8] = &[1, 1, 6, 0, 0, 3, 3, 11, 8, 0, 9, 9, 9, 9, 0x7f, 0xff, 4, 0];
+
+    #[test]
+    fn a_replaced_nic_is_found_by_path_then_mac() {
+        const MAC: [u8; 6] = [0x52, 0x54, 0, 0x12, 0x34, 0x56];
+        let seen = [
+            (Some(OTHER.to_vec()), Some(MAC)),
+            (Some(NIC.to_vec()), Some([2; 6])),
+            (None, None),
+        ];
+        assert_eq!(pick_again(&seen, Some(NIC), MAC), Some(1));
+        assert_eq!(pick_again(&seen, Some(NIC_IPV4), MAC), Some(0));
+        assert_eq!(pick_again(&seen, None, MAC), Some(0));
+        assert_eq!(pick_again(&seen, Some(NIC_IPV4), [9; 6]), None);
+        assert_eq!(pick_again(&[], Some(NIC), MAC), None);
+    }
 
     #[test]
     fn pxe_children_are_not_nics() {

@@ -83,6 +83,29 @@ pub fn image_device_path(name: &str) -> Vec<u8> {
     out
 }
 
+/// [`VFS_DEVICE_PATH`] below `parent` (a whole device path, end node included): what
+/// [`VfsHandle::install_under`] installs. With a NIC's path as `parent`, an image that
+/// looks for the network device it was loaded from (`LocateDevicePath` of the Simple
+/// Network Protocol on its `DeviceHandle`'s path, as iPXE's `snponly.efi` does) finds
+/// that NIC.
+pub fn device_path_under(parent: Option<&[u8]>) -> Vec<u8> {
+    let mut out = parent.map(path_body).unwrap_or_default().to_vec();
+    out.extend_from_slice(&VFS_DEVICE_PATH);
+    out
+}
+
+/// [`image_device_path`] below `parent`, matching [`device_path_under`].
+pub fn image_device_path_under(parent: Option<&[u8]>, name: &str) -> Vec<u8> {
+    let mut out = parent.map(path_body).unwrap_or_default().to_vec();
+    out.extend_from_slice(&image_device_path(name));
+    out
+}
+
+/// A device path without its end-of-entire-path node.
+fn path_body(path: &[u8]) -> &[u8] {
+    path.strip_suffix(&VFS_DEVICE_PATH[20..]).unwrap_or(path)
+}
+
 /// What a path names in the flat filesystem.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lookup {
@@ -536,6 +559,8 @@ impl core::fmt::Display for VfsError {
 pub struct VfsHandle {
     handle: Handle,
     volume: Option<Box<Volume>>,
+    /// The device path installed on the handle.
+    path: Box<[u8]>,
 }
 
 impl VfsHandle {
@@ -548,6 +573,20 @@ impl VfsHandle {
     /// [`VfsHandle::uninstall`] returns or the handle is dropped. Boot services must be
     /// active.
     pub unsafe fn install(files: &[VfsFile<'_>]) -> Result<VfsHandle, VfsError> {
+        // SAFETY: forwarded to the caller.
+        unsafe { Self::install_under(None, files) }
+    }
+
+    /// Like [`VfsHandle::install`], with the device path [`device_path_under`]`(parent)`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`VfsHandle::install`]; `parent` must be a well-formed device path.
+    pub unsafe fn install_under(
+        parent: Option<&[u8]>,
+        files: &[VfsFile<'_>],
+    ) -> Result<VfsHandle, VfsError> {
+        let path: Box<[u8]> = device_path_under(parent).into_boxed_slice();
         let mut volume = Box::new(Volume {
             protocol: SimpleFileSystemProtocol {
                 revision: 0x0001_0000,
@@ -562,11 +601,12 @@ impl VfsHandle {
             orphaned: false,
         });
         let interface: *mut Volume = &mut *volume;
-        // SAFETY: the GUIDs match the interfaces: a well-formed static device path, and a
-        // SimpleFileSystemProtocol at the start of a Box that lives until uninstalled.
+        // SAFETY: the GUIDs match the interfaces: a well-formed device path in a Box kept
+        // (unmoved) in the VfsHandle, and a SimpleFileSystemProtocol at the start of a Box
+        // that lives until uninstalled.
         let handle = unsafe {
             crate::handle::install(
-                &VFS_DEVICE_PATH,
+                &path,
                 &SimpleFileSystemProtocol::GUID,
                 interface.cast_const().cast(),
             )
@@ -575,6 +615,7 @@ impl VfsHandle {
         Ok(VfsHandle {
             handle,
             volume: Some(volume),
+            path,
         })
     }
 
@@ -595,7 +636,7 @@ impl VfsHandle {
         let removed = unsafe {
             crate::handle::uninstall(
                 self.handle,
-                &VFS_DEVICE_PATH,
+                &self.path,
                 &SimpleFileSystemProtocol::GUID,
                 interface.cast_const().cast(),
             )
@@ -609,6 +650,10 @@ impl VfsHandle {
             // still has it installed (then it is never freed).
             volume.orphaned = removed;
             Box::leak(volume);
+            if !removed {
+                // The device path stays installed too.
+                Box::leak(core::mem::take(&mut self.path));
+            }
         }
     }
 }
@@ -625,6 +670,19 @@ mod tests {
 
     fn units(s: &str) -> Vec<u16> {
         s.encode_utf16().collect()
+    }
+
+    #[test]
+    fn paths_below_a_nic() {
+        let nic: &[u8] = &[1, 1, 6, 0, 0, 2, 3, 11, 8, 0, 1, 2, 3, 4, 0x7f, 0xff, 4, 0];
+        assert_eq!(device_path_under(None), VFS_DEVICE_PATH);
+        let under = device_path_under(Some(nic));
+        assert_eq!(&under[..14], &nic[..14]);
+        assert_eq!(&under[14..], &VFS_DEVICE_PATH);
+        let image = image_device_path_under(Some(nic), "ipxe.efi");
+        assert_eq!(&image[..14], &nic[..14]);
+        assert_eq!(&image[14..], image_device_path("ipxe.efi").as_slice());
+        assert_eq!(image_device_path_under(None, "a"), image_device_path("a"));
     }
 
     #[test]
