@@ -59,10 +59,33 @@ pub trait Power {
 /// PXE status…) and a message that explains, with a hint where one is known.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlatformError {
-    /// Stable numeric code (netboot's, not the platform's).
+    /// Stable numeric code: bits 0–4 are netboot's code for what failed; bits 8–15 may
+    /// carry the low byte of the platform's own status ([`PlatformError::with_status`]),
+    /// which the runtime puts into `${errno}`'s low byte, as iPXE does with EFI statuses.
     pub code: u32,
     /// What failed, why, and what to do about it.
     pub message: alloc::string::String,
+}
+
+impl PlatformError {
+    /// An error whose code also carries the low byte of the platform's status (an EFI
+    /// status: `EFI_NOT_FOUND` gives 14).
+    pub fn with_status(code: u32, status: u8, message: alloc::string::String) -> Self {
+        PlatformError {
+            code: (code & 0x1f) | (u32::from(status) << 8),
+            message,
+        }
+    }
+
+    /// netboot's code for what failed (bits 0–4 of `code`).
+    pub fn kind(&self) -> u8 {
+        (self.code & 0x1f) as u8
+    }
+
+    /// The low byte of the platform's status, when the error carries one (else 0).
+    pub fn status(&self) -> u8 {
+        (self.code >> 8) as u8
+    }
 }
 
 impl core::fmt::Display for PlatformError {

@@ -44,6 +44,11 @@ fn error(code: u32, message: String) -> PlatformError {
     PlatformError { code, message }
 }
 
+/// An error that also carries the EFI status's low byte (for `${errno}`).
+fn status_error(code: u32, status: Status, message: String) -> PlatformError {
+    PlatformError::with_status(code, status.0 as u8, message)
+}
+
 /// The command line as LoadOptions: NUL-terminated UCS-2. Characters outside the Basic
 /// Multilingual Plane, which UCS-2 cannot carry, become `?`.
 pub fn load_options(cmdline: &str) -> Vec<u16> {
@@ -87,8 +92,9 @@ pub fn wants_loadfile2(cmdline: &str, initrds: &[BootInitrd<'_>]) -> bool {
 pub fn explain_load_error(name: &str, status: Status) -> PlatformError {
     let hint = match status {
         Status::SECURITY_VIOLATION | Status::ACCESS_DENIED => {
-            return error(
+            return status_error(
                 codes::SECURITY,
+                status,
                 format!(
                     "{name}: the firmware refused to load it ({}): Secure Boot does not trust this image; sign it with a key in db, boot it through shim, or disable Secure Boot",
                     StatusName(status)
@@ -100,8 +106,9 @@ pub fn explain_load_error(name: &str, status: Status) -> PlatformError {
         Status::OUT_OF_RESOURCES => ": not enough memory to load it",
         _ => "",
     };
-    error(
+    status_error(
         codes::LOAD_FAILED,
+        status,
         format!("{name}: LoadImage failed with {}{hint}", StatusName(status)),
     )
 }
@@ -121,7 +128,7 @@ pub fn explain_exit(name: &str, status: Status, exit_data: &str) -> PlatformErro
     if status == Status::SECURITY_VIOLATION {
         message.push_str(" (Secure Boot refused to start it)");
     }
-    error(code, message)
+    status_error(code, status, message)
 }
 
 fn boot_services() -> Result<&'static BootServices, PlatformError> {
@@ -344,7 +351,8 @@ mod tests {
     #[test]
     fn load_errors_name_the_status_and_mention_secure_boot() {
         let e = explain_load_error("shim.efi", Status::SECURITY_VIOLATION);
-        assert_eq!(e.code, codes::SECURITY);
+        assert_eq!(e.kind() as u32, codes::SECURITY);
+        assert_eq!(e.status(), 26, "EFI_SECURITY_VIOLATION is error 26");
         assert!(
             e.message.contains("EFI_SECURITY_VIOLATION"),
             "{}",
@@ -352,7 +360,7 @@ mod tests {
         );
         assert!(e.message.contains("Secure Boot"), "{}", e.message);
         let e = explain_load_error("x.efi", Status::LOAD_ERROR);
-        assert_eq!(e.code, codes::LOAD_FAILED);
+        assert_eq!(e.kind() as u32, codes::LOAD_FAILED);
         assert_eq!(
             e.message,
             "x.efi: LoadImage failed with EFI_LOAD_ERROR: the firmware found the image invalid (corrupt or truncated?)"
@@ -363,7 +371,8 @@ mod tests {
     fn exits_carry_status_and_exit_data() {
         let e = explain_exit("vmlinuz", Status::LOAD_ERROR, "");
         assert_eq!(e.message, "vmlinuz exited with EFI_LOAD_ERROR");
-        assert_eq!(e.code, codes::EXITED_WITH_ERROR);
+        assert_eq!(e.kind() as u32, codes::EXITED_WITH_ERROR);
+        assert_eq!(e.status(), 1, "EFI_LOAD_ERROR is error 1");
         let e = explain_exit("app.efi", Status::ABORTED, "user pressed q");
         assert_eq!(e.message, "app.efi exited with EFI_ABORTED: user pressed q");
     }

@@ -198,6 +198,19 @@ impl Error {
         }
     }
 
+    /// Puts the platform's own status (the low byte of an EFI status) into the low byte
+    /// of a platform error's code, as iPXE does: `${errno}` then tells `EFI_NOT_FOUND`
+    /// (…0e) from `EFI_DEVICE_ERROR` (…07). Other errors are returned unchanged.
+    pub fn with_platform_status(self, status: u8) -> Error {
+        match self {
+            Error::Platform { code, message } => Error::Platform {
+                code: (code & !0xff) | u32::from(status),
+                message,
+            },
+            other => other,
+        }
+    }
+
     /// The POSIX-like class, when the code has one (`exit N` codes have none).
     pub fn posix(&self) -> Option<Posix> {
         Some(match self {
@@ -412,6 +425,20 @@ impl fmt::Display for Error {
 mod tests {
     use super::*;
     use alloc::format;
+
+    #[test]
+    fn platform_status_lands_in_the_low_byte() {
+        let plain = Error::platform(Posix::Enoexec, 7, "chained.efi exited with EFI_NOT_FOUND");
+        let with = plain.clone().with_platform_status(14);
+        assert_eq!(plain.code() & 0xff, 0);
+        assert_eq!(with.code(), plain.code() | 14);
+        assert_eq!(with.posix(), Some(Posix::Enoexec));
+        // Only platform errors carry a platform status.
+        assert_eq!(
+            Error::NotSet.with_platform_status(14).code(),
+            Error::NotSet.code()
+        );
+    }
 
     #[test]
     fn codes_follow_the_ipxe_layout() {

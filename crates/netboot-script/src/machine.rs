@@ -586,7 +586,18 @@ fn pxe_loop_error(name: &str) -> Error {
 struct PlatformWaiter<'a, P: Platform> {
     platform: &'a mut P,
     quiet: bool,
-    shown: bool,
+    /// The progress text on screen now (four characters), if any.
+    shown: Option<String>,
+}
+
+impl<'a, P: Platform> PlatformWaiter<'a, P> {
+    fn new(platform: &'a mut P, quiet: bool) -> Self {
+        PlatformWaiter {
+            platform,
+            quiet,
+            shown: None,
+        }
+    }
 }
 
 impl<P: Platform> Waiter for PlatformWaiter<'_, P> {
@@ -606,18 +617,30 @@ impl<P: Platform> Waiter for PlatformWaiter<'_, P> {
         if self.quiet || p.done {
             return;
         }
-        // A percentage (or byte count) that rewrites itself, as iPXE's does.
-        let text = match p.percent() {
-            Some(pc) => format!("{pc:3}%"),
-            None => format!("{:>4}M", p.received >> 20),
-        };
-        let back = if self.shown {
+        // A percentage (or size) that rewrites itself, as iPXE's does: always four
+        // characters, so four backspaces erase it; unchanged text is not written again
+        // (a stalled download does not fill a serial log).
+        let text = progress_text(p);
+        if self.shown.as_deref() == Some(text.as_str()) {
+            return;
+        }
+        let back = if self.shown.is_some() {
             "\u{8}\u{8}\u{8}\u{8}"
         } else {
             ""
         };
-        self.shown = true;
         let _ = write!(self.platform.console(), "{back}{text}");
+        self.shown = Some(text);
+    }
+}
+
+/// Four characters of progress: ` 42%`, or without a known total the size received so
+/// far (`  0M`, `999M`, `  2G`).
+fn progress_text(p: &Progress) -> String {
+    match p.percent() {
+        Some(pc) => format!("{pc:3}%"),
+        None if p.received < 1000 << 20 => format!("{:>3}M", p.received >> 20),
+        None => format!("{:>3}G", (p.received >> 30).min(999)),
     }
 }
 
@@ -859,13 +882,9 @@ impl<P: Platform> Runtime for Machine<P> {
             self.nets[index].set_tls(setup, clock);
         }
         let mut sink = VecSink::new(MAX_IMAGE);
-        let mut waiter = PlatformWaiter {
-            platform: &mut self.platform,
-            quiet: req.quiet,
-            shown: false,
-        };
+        let mut waiter = PlatformWaiter::new(&mut self.platform, req.quiet);
         let result = self.nets[index].fetch_with(&mut waiter, &uri, &options, &mut sink);
-        let shown = waiter.shown;
+        let shown = waiter.shown.is_some();
         if !req.quiet {
             let back = if shown { "\u{8}\u{8}\u{8}\u{8}" } else { "" };
             // Like iPXE, the outcome completes the progress line, even when `||`
@@ -964,9 +983,10 @@ impl<P: Platform> Runtime for Machine<P> {
             cmdline: image.cmdline.as_deref().unwrap_or(""),
             initrds: &initrds,
         };
-        self.platform
-            .boot(&request, &mut self.nets)
-            .map_err(|e| Error::platform(Posix::Enoexec, (e.code & 0x1f) as u8, e.message))
+        self.platform.boot(&request, &mut self.nets).map_err(|e| {
+            let (kind, status) = (e.kind(), e.status());
+            Error::platform(Posix::Enoexec, kind, e.message).with_platform_status(status)
+        })
     }
 
     fn interfaces(&mut self) -> Vec<String> {
@@ -1066,11 +1086,7 @@ impl<P: Platform> Runtime for Machine<P> {
         if let Some(uc) = self.settings.get("user-class")? {
             config.user_class = Some(uc.into_bytes());
         }
-        let mut waiter = PlatformWaiter {
-            platform: &mut self.platform,
-            quiet: true,
-            shown: false,
-        };
+        let mut waiter = PlatformWaiter::new(&mut self.platform, true);
         let result = self.nets[i].dhcp(&mut waiter, config);
         match result {
             Ok(lease) => {
@@ -1087,11 +1103,7 @@ impl<P: Platform> Runtime for Machine<P> {
 
     fn nslookup(&mut self, name: &str) -> Result<String, Error> {
         let i = self.routed_device()?;
-        let mut waiter = PlatformWaiter {
-            platform: &mut self.platform,
-            quiet: true,
-            shown: false,
-        };
+        let mut waiter = PlatformWaiter::new(&mut self.platform, true);
         let ip = self.nets[i]
             .resolve(&mut waiter, name)
             .map_err(core_error)?;
@@ -1153,11 +1165,7 @@ impl<P: Platform> Runtime for Machine<P> {
             ));
         }
         let i = self.routed_device()?;
-        let mut waiter = PlatformWaiter {
-            platform: &mut self.platform,
-            quiet: true,
-            shown: false,
-        };
+        let mut waiter = PlatformWaiter::new(&mut self.platform, true);
         let target = match self.nets[i].resolve(&mut waiter, &opts.host) {
             Ok(ip) => ip,
             Err(e) => {
@@ -1225,11 +1233,7 @@ impl<P: Platform> Runtime for Machine<P> {
 
     fn ntp(&mut self, server: &str) -> Result<(), Error> {
         let i = self.routed_device()?;
-        let mut waiter = PlatformWaiter {
-            platform: &mut self.platform,
-            quiet: true,
-            shown: false,
-        };
+        let mut waiter = PlatformWaiter::new(&mut self.platform, true);
         // Like iPXE, a failure is reported as `Could not set time: …`.
         let outcome = self.nets[i].ntp(&mut waiter, server).map_err(|e| match e {
             CoreError::Ntp { .. } => Error::platform(Posix::Etimedout, 15, e.to_string()),
@@ -1530,6 +1534,29 @@ mod tests {
                     message: "No such file or directory".into(),
                 }),
             })
+        }
+    }
+
+    #[test]
+    fn progress_text_is_always_four_characters() {
+        let at = |received: u64, total: Option<u64>| {
+            progress_text(&Progress {
+                uri: String::new(),
+                received,
+                total,
+                elapsed_ms: 1,
+                done: false,
+            })
+        };
+        assert_eq!(at(50, Some(100)), " 50%");
+        assert_eq!(at(100, Some(100)), "100%");
+        assert_eq!(at(0, None), "  0M");
+        assert_eq!(at(5 << 20, None), "  5M");
+        assert_eq!(at(999 << 20, None), "999M");
+        assert_eq!(at(3 << 30, None), "  3G");
+        assert_eq!(at(u64::MAX, None), "999G");
+        for text in [at(7, Some(9)), at(1 << 40, None)] {
+            assert_eq!(text.chars().count(), 4, "{text:?}");
         }
     }
 
