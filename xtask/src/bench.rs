@@ -328,8 +328,11 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut https_contenders = Vec::new();
     if opts.https {
         fs::write(work.join(HTTPS_SCRIPT), script(&HTTPS_WORKLOADS))?;
-        let trusted =
-            firmware::build_variant(Some(&work.join(HTTPS_SCRIPT)), Some(&tlslab::lab_ca()?))?;
+        let trusted = firmware::build_variant_of(
+            Some(&work.join(HTTPS_SCRIPT)),
+            Some(&tlslab::lab_ca()?),
+            firmware::Which::Uefi,
+        )?;
         https_contenders.push(Contender {
             name: "netboot.efi",
             image: trusted.file("netboot.efi"),

@@ -59,19 +59,43 @@ impl Firmware {
 /// `target/netboot/embed/<script stem>/` from a separate target directory, so the default
 /// build stays intact). `embed` falls back to the `NETBOOT_EMBED` environment variable.
 pub fn build_all(embed: Option<&Path>) -> Result<Firmware> {
-    build(embed, None)
+    build(embed, None, Which::Both)
 }
 
-/// Builds a firmware variant that trusts the CA certificates in `trust` (a PEM file,
-/// passed to netboot-core's build script as `NETBOOT_TRUST`, as iPXE's `TRUST=`), with
-/// `embed` embedded when given. It goes to `target/netboot/trust/`, or with a script to
-/// `target/netboot/embed-trust/<script stem>/`, from the separate target directory of the
-/// `embed` variants; the host simulator is not part of it (it takes `--trust`).
-pub fn build_variant(embed: Option<&Path>, trust: Option<&Path>) -> Result<Firmware> {
-    build(embed, trust)
+/// Which firmwares a variant build makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Which {
+    /// `netboot.efi` only.
+    Uefi,
+    /// `netboot.kpxe` and `netboot.lkrn` only.
+    Bios,
+    /// All of them.
+    Both,
 }
 
-fn build(embed: Option<&Path>, trust: Option<&Path>) -> Result<Firmware> {
+impl Which {
+    /// The union of two needs.
+    pub fn and(self, other: Which) -> Which {
+        if self == other { self } else { Which::Both }
+    }
+}
+
+/// Builds a firmware variant of the firmwares `which` names (a scenario variant under
+/// OVMF needs no BIOS images, and the other way round), with `embed` embedded when given
+/// and trusting the CA certificates in `trust` (a PEM file, passed to netboot-core's build
+/// script as `NETBOOT_TRUST`, as iPXE's `TRUST=`) when given. Trusting variants go to
+/// `target/netboot/trust/`, or with a script to `target/netboot/embed-trust/<stem>/`,
+/// from the separate target directory of the `embed` variants; the host simulator is not
+/// part of them (it takes `--trust`).
+pub fn build_variant_of(
+    embed: Option<&Path>,
+    trust: Option<&Path>,
+    which: Which,
+) -> Result<Firmware> {
+    build(embed, trust, which)
+}
+
+fn build(embed: Option<&Path>, trust: Option<&Path>, which: Which) -> Result<Firmware> {
     let root = util::root();
     let from_env = std::env::var_os("NETBOOT_EMBED")
         .filter(|v| !v.is_empty())
@@ -170,26 +194,30 @@ fn build(embed: Option<&Path>, trust: Option<&Path>) -> Result<Firmware> {
         )
     };
 
-    cargo_build(Some(UEFI), "efi-firmware")?;
-    copy(
-        &target_dir
-            .join(UEFI)
-            .join("release/netboot-efi-firmware.efi"),
-        &out.join("netboot.efi"),
-    )?;
-
-    cargo_build(Some(BARE), "bios-firmware")?;
-    for (bin, name) in [
-        ("netboot-kpxe", "netboot.kpxe"),
-        ("netboot-lkrn", "netboot.lkrn"),
-    ] {
-        let elf = target_dir.join(BARE).join("release").join(bin);
-        // Flatten from sections by load address (platform-notes §2.8).
-        util::run(
-            cmd("objcopy", &["-O", "binary"])
-                .arg(&elf)
-                .arg(out.join(name)),
+    if which != Which::Bios {
+        cargo_build(Some(UEFI), "efi-firmware")?;
+        copy(
+            &target_dir
+                .join(UEFI)
+                .join("release/netboot-efi-firmware.efi"),
+            &out.join("netboot.efi"),
         )?;
+    }
+
+    if which != Which::Uefi {
+        cargo_build(Some(BARE), "bios-firmware")?;
+        for (bin, name) in [
+            ("netboot-kpxe", "netboot.kpxe"),
+            ("netboot-lkrn", "netboot.lkrn"),
+        ] {
+            let elf = target_dir.join(BARE).join("release").join(bin);
+            // Flatten from sections by load address (platform-notes §2.8).
+            util::run(
+                cmd("objcopy", &["-O", "binary"])
+                    .arg(&elf)
+                    .arg(out.join(name)),
+            )?;
+        }
     }
 
     // The simulator runs scripts from files; variants with an embedded script are for

@@ -364,19 +364,33 @@ pub fn run_all(assets: &Assets, names: &[String], jobs: usize) -> Result<()> {
             dir: util::out_dir(),
         },
     );
+    // Each variant is built only for the firmwares its scenarios run (OVMF: netboot.efi;
+    // SeaBIOS: the BIOS images).
+    let mut needs: BTreeMap<(Option<String>, bool), firmware::Which> = BTreeMap::new();
     for (_, s) in &scenarios {
         let key = (s.embed.clone(), s.trust);
         if variants.contains_key(&key) {
             continue;
         }
-        let embed = s.embed.as_ref().map(|e| util::root().join(e));
-        let fw = if s.trust {
-            let ca = trust.as_deref().ok_or("no lab CA")?;
-            firmware::build_variant(embed.as_deref(), Some(ca))?
-        } else {
-            firmware::build_all(embed.as_deref())?
+        let which = match s.firmware {
+            FirmwareKind::Ovmf => firmware::Which::Uefi,
+            FirmwareKind::Seabios => firmware::Which::Bios,
+            FirmwareKind::Sim => firmware::Which::Both,
         };
-        variants.insert(key, fw);
+        needs
+            .entry(key)
+            .and_modify(|w| *w = w.and(which))
+            .or_insert(which);
+    }
+    for ((embed_name, trusted), which) in needs {
+        let embed = embed_name.as_ref().map(|e| util::root().join(e));
+        let ca = if trusted {
+            Some(trust.as_deref().ok_or("no lab CA")?)
+        } else {
+            None
+        };
+        let fw = firmware::build_variant_of(embed.as_deref(), ca, which)?;
+        variants.insert((embed_name, trusted), fw);
     }
     eprintln!(
         "==> running {} QEMU scenarios, {jobs} at a time",
