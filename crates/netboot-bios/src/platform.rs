@@ -14,7 +14,9 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt::Write;
 use netboot_core::net::NetDevice;
-use netboot_core::platform::{BootRequest, Console, Platform, PlatformError, Power, PowerAction};
+use netboot_core::platform::{
+    BootRequest, Console, MacText, Platform, PlatformError, Power, PowerAction,
+};
 
 /// The longest [`Platform::idle`] busy-waits in one call, in microseconds.
 pub const IDLE_SLICE_US: u64 = 50;
@@ -448,19 +450,6 @@ struct Plan {
     offsets: Vec<u64>,
     cmdline: Vec<u8>,
     zero_page: alloc::boxed::Box<ZeroPage>,
-}
-
-struct MacText([u8; 6]);
-
-impl core::fmt::Display for MacText {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let m = self.0;
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            m[0], m[1], m[2], m[3], m[4], m[5]
-        )
-    }
 }
 
 impl<N: BiosNic> Platform for BiosPlatform<N> {

@@ -890,13 +890,8 @@ mod device {
                     let m = nic.mac();
                     let _ = write!(
                         console,
-                        "virtio-net {f}: {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, {}, queues {}/{}\r\n",
-                        m[0],
-                        m[1],
-                        m[2],
-                        m[3],
-                        m[4],
-                        m[5],
+                        "virtio-net {f}: {}, {}, queues {}/{}\r\n",
+                        netboot_core::platform::MacText(m),
                         nic.interface(),
                         nic.rx.size(),
                         nic.tx.size()

@@ -5,6 +5,26 @@
 
 use core::fmt;
 
+/// A hardware address as `52:54:00:12:34:56` (lower-case hex, colons), for messages.
+///
+/// ```
+/// use netboot_core::platform::MacText;
+/// assert_eq!(MacText([0x52, 0x54, 0, 0x12, 0xab, 0x56]).to_string(), "52:54:00:12:ab:56");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MacText(pub [u8; 6]);
+
+impl fmt::Display for MacText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )
+    }
+}
+
 /// A key read from the console.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -184,6 +204,53 @@ pub trait Platform {
     /// without servers.
     fn local_file(&mut self, _uri: &str) -> Option<Result<alloc::vec::Vec<u8>, PlatformError>> {
         None
+    }
+}
+
+/// A UTC calendar date and time (proleptic Gregorian), from [`civil_from_unix_time`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Civil {
+    /// The year (1970 for the epoch; earlier years for negative times).
+    pub year: i64,
+    /// 1–12.
+    pub month: u8,
+    /// 1–31.
+    pub day: u8,
+    /// 0–23.
+    pub hour: u8,
+    /// 0–59.
+    pub minute: u8,
+    /// 0–59.
+    pub second: u8,
+}
+
+/// The UTC calendar date and time of `t` seconds since the Unix epoch (negative: before
+/// it), the inverse of [`unix_time_from_civil`] (Howard Hinnant's days-to-civil).
+///
+/// ```
+/// use netboot_core::platform::{Civil, civil_from_unix_time};
+/// let c = civil_from_unix_time(951_825_600);
+/// assert_eq!((c.year, c.month, c.day, c.hour), (2000, 2, 29, 12));
+/// let c = civil_from_unix_time(-1);
+/// assert_eq!((c.year, c.month, c.day, c.second), (1969, 12, 31, 59));
+/// ```
+pub fn civil_from_unix_time(t: i64) -> Civil {
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    Civil {
+        year: yoe + era * 400 + i64::from(month <= 2),
+        month: month as u8,
+        day: day as u8,
+        hour: (secs / 3600) as u8,
+        minute: (secs / 60 % 60) as u8,
+        second: (secs % 60) as u8,
     }
 }
 

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use core::fmt::Write as _;
 use netboot_core::net::NetDevice;
 use netboot_core::platform::{
-    BootRequest, Clock, Console, Platform, PlatformError, Power, PowerAction,
+    BootRequest, Clock, Console, MacText, Platform, PlatformError, Power, PowerAction,
 };
 use uefi::boot;
 
@@ -188,20 +188,6 @@ impl Platform for EfiPlatform {
     /// Configuration space through the PCI Root Bridge I/O protocol of the segment.
     fn pci_read(&mut self, busdevfn: u32, offset: u16, buf: &mut [u8]) -> bool {
         pci_read(busdevfn, offset, buf)
-    }
-}
-
-/// `52:54:00:12:34:56`.
-struct MacText([u8; 6]);
-
-impl core::fmt::Display for MacText {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let m = self.0;
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            m[0], m[1], m[2], m[3], m[4], m[5]
-        )
     }
 }
 

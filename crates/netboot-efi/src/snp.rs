@@ -156,11 +156,7 @@ pub fn inventory() -> alloc::string::String {
         }
         match current_mac(h) {
             Some(m) => {
-                let _ = write!(
-                    out,
-                    " MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-                    m[0], m[1], m[2], m[3], m[4], m[5]
-                );
+                let _ = write!(out, " MAC {}", netboot_core::platform::MacText(m));
             }
             None => out.push_str(" no MAC"),
         }

@@ -305,15 +305,10 @@ impl fmt::Display for DhcpClientError {
         match self {
             Self::NoOffers { mac: m, after } => write!(
                 f,
-                "no DHCP offers received on {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x} after {} s \
+                "no DHCP offers received on {} after {} s \
                  (check the cable, the switch port's STP/LACP setup, and that a DHCP server \
                  serves this network)",
-                m[0],
-                m[1],
-                m[2],
-                m[3],
-                m[4],
-                m[5],
+                crate::platform::MacText(*m),
                 after / 1000
             ),
             Self::NoAck {
