@@ -11,10 +11,11 @@
 //! certificate checks are rustls-webpki's, the `webpki` of our chosen dependencies.
 //! rustls needs a crypto provider: `ring` and `aws-lc-rs` compile C and assembly that the
 //! UEFI and bare-metal targets cannot build, so netboot uses the pure-Rust RustCrypto
-//! primitives through `rustls-rustcrypto` (RustCrypto's own glue, still versioned
-//! 0.0.x-alpha: the primitives under it — `aes-gcm`, `chacha20poly1305`, `p256`,
-//! `x25519-dalek`, `rsa`, `sha2` — are mature; the glue is small and is exercised by the
-//! tests against OpenSSL-backed nginx below). Alternatives considered: `embedded-tls`
+//! primitives (`aes-gcm`, `chacha20poly1305`, `p256`, `p384`, `x25519-dalek`, `rsa`,
+//! `sha2`, all mature): the cipher suites and random source come from `rustls-rustcrypto`
+//! (RustCrypto's own glue, still versioned 0.0.x-alpha, exercised by the tests against
+//! OpenSSL-backed nginx), the key exchange and signature verifiers from our own
+//! client-only [`crypto`] module. Alternatives considered: `embedded-tls`
 //! speaks only TLS 1.3 and has no full chain validation; writing TLS ourselves would be
 //! the riskiest code in the project.
 //!
@@ -23,8 +24,9 @@
 //! `https` feature adds about 535 KB (TLS, certificate checks, CMS and `imgverify`) and
 //! `public-roots` 63 KB more: 451,072 B without, 1,048,064 B with both (BENCHMARKS.md).
 //! Under QEMU's TCG, HTTPS downloads run at about a fifth of the HTTP rate (8.6 against
-//! 42.8 MB/s), the cost of the portable ChaCha20-Poly1305. Both are Cargo features of this crate, on by default;
-//! without `https` an `https://` URI fails with an explanation.
+//! 42.8 MB/s), the cost of the portable ChaCha20-Poly1305. Both are Cargo features of
+//! this crate, on by default; without `https` an `https://` URI fails with an
+//! explanation.
 //!
 //! # Pieces
 //!
