@@ -118,9 +118,32 @@ fn run_scenarios(args: &[String]) -> Result<()> {
     scenario::run_all(&assets, &opts.names, opts.jobs)
 }
 
+/// What a full `cargo xtask test` from a clean checkout writes, at its peak: the host,
+/// firmware and fuzz builds, the firmware variants and the scenarios' run directories.
+const TEST_DISK_NEED: u64 = 8 << 30;
+
+/// Warns when the disk holding `target/` has less room than the suite needs: a full disk
+/// shows up later as a linker's bus error or a truncated archive, far from its cause.
+fn check_disk_space() {
+    let root = util::root();
+    if let Some(free) = util::free_bytes(&root)
+        && free < TEST_DISK_NEED
+    {
+        eprintln!(
+            "xtask test: warning: only {:.1} GiB free on the disk holding {}; a full run from \
+             a clean checkout writes about {} GiB (builds, fuzz targets, scenario images), so \
+             it may fail with \"No space left on device\" or a linker's bus error",
+            free as f64 / f64::from(1u32 << 30),
+            root.display(),
+            TEST_DISK_NEED >> 30
+        );
+    }
+}
+
 fn run_tests(args: &[String]) -> Result<()> {
     let opts = parse_run_options(args)?;
     let started = std::time::Instant::now();
+    check_disk_space();
     let assets = provision::run()?;
     let root = util::root();
     if !opts.skip_lint {

@@ -642,6 +642,11 @@ pub fn run_one(name: &str, s: &Scenario, fw: &Firmware, assets: &Assets, seq: us
     }
     vm.kill();
     drop(lab);
+    if outcome.is_ok() {
+        // The served files (up to a gigabyte for `efi-large-image`) are copies; a passed
+        // run keeps only its logs, so the suite's disk footprint stays small.
+        let _ = fs::remove_dir_all(&serve);
+    }
     outcome.map_err(|e| {
         format!(
             "{e}\n--- last console lines ({}) ---\n{}\n---",

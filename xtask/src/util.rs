@@ -93,6 +93,22 @@ pub fn terminate(pid: u32) {
         .status();
 }
 
+/// Free bytes on the file system holding `path`, as `df` reports them (`None` when `df`
+/// cannot tell).
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    let out = Command::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(path)
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)?
+        .trim()
+        .parse()
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,8 +5,8 @@
 //! subsystem 1 = network, or 0x1041 = modern-only).
 //!
 //! * A transitional device (0x1000) is driven through its legacy I/O BAR0 (virtio 0.9.5 /
-//!   virtio 1.0 §4.1.4.8): reset, ACKNOWLEDGE | DRIVER, only `VIRTIO_NET_F_MAC`
-//!   accepted, queue 0 (receive) and 1 (transmit) given as page frame numbers, DRIVER_OK;
+//!   virtio 1.0 §4.1.4.8): reset, ACKNOWLEDGE | DRIVER, `VIRTIO_NET_F_MAC` (and the
+//!   receive offloads below) accepted, queue 0 (receive) and 1 (transmit) given as page frame numbers, DRIVER_OK;
 //!   every frame carries the 10-byte `virtio_net_hdr` (no `MRG_RXBUF`).
 //! * A modern-only device (0x1041) is driven through its virtio 1.0 PCI capabilities
 //!   ([`modern_caps`]: common, notification and device configuration in memory BARs,
@@ -18,8 +18,17 @@
 //! rings are polled from smoltcp's `receive`/`transmit`. A fixed pool of receive buffers
 //! stays posted ([`RX_BUFFERS`] at most); a received frame is copied out and its buffer
 //! posted again at once. Transmit uses a fixed pool of slots (two chained descriptors
-//! each: header, frame) reclaimed from the used ring. Header fields are all zero (no
-//! offloads) on transmit and ignored on receive.
+//! each: header, frame) reclaimed from the used ring; header fields are all zero (no
+//! offloads) on transmit.
+//!
+//! **Receive offloads.** When the device offers both `VIRTIO_NET_F_GUEST_CSUM` and
+//! `VIRTIO_NET_F_GUEST_TSO4` (QEMU does with a tap backend), the driver takes them
+//! ([`wanted_features`]): the host then hands over TCP segments of up to 64 KiB as its
+//! stack sent them, instead of cutting them into 1514-byte frames, and may leave their
+//! checksum partial, which [`complete_checksum`] finishes (netboot-core still verifies
+//! every TCP/UDP checksum). [`BIG_RX_BUFFERS`] buffers of [`BIG_BUF_LEN`] are posted then.
+//! Under QEMU's TCG this took a 256 MiB HTTP download from 38 to about 140 MB/s: the cost
+//! is per frame, not per byte (BENCHMARKS.md).
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -78,6 +87,49 @@ pub const MAX_FRAME: usize = 1514;
 pub const BUF_LEN: usize = NET_HDR_LEN_MODERN + MAX_FRAME;
 /// Receive buffers kept posted (fewer if the queue is smaller).
 pub const RX_BUFFERS: u16 = 128;
+/// `VIRTIO_NET_F_GUEST_CSUM`: the device may deliver frames whose TCP/UDP checksum is
+/// only partial (`NEEDS_CSUM`; the driver completes it).
+pub const F_GUEST_CSUM: u32 = 1 << 1;
+/// `VIRTIO_NET_F_GUEST_TSO4`: the device may deliver TCP segments larger than the MTU, as
+/// the host stack sent them before segmentation (needs [`F_GUEST_CSUM`]).
+pub const F_GUEST_TSO4: u32 = 1 << 7;
+/// A receive buffer when large segments are negotiated: the spec's 65562 bytes (header
+/// and a 64 KiB IPv4 packet with its Ethernet header), rounded up to 64-byte lines.
+pub const BIG_BUF_LEN: usize = 65600;
+/// Receive buffers posted when large segments are negotiated (4 MiB in all).
+pub const BIG_RX_BUFFERS: u16 = 64;
+/// `virtio_net_hdr.flags`: the checksum from `csum_start` on is partial.
+const HDR_F_NEEDS_CSUM: u8 = 1;
+
+/// The features this driver accepts from those `offered`: the MAC, and receive offloads
+/// (partial checksums and large TCP segments) when the device has both.
+pub fn wanted_features(offered: u32) -> u32 {
+    let offload = F_GUEST_CSUM | F_GUEST_TSO4;
+    let extra = if offered & offload == offload {
+        offload
+    } else {
+        0
+    };
+    F_MAC | extra
+}
+
+/// Completes a frame's partial checksum as `virtio_net_hdr` describes it (`hdr` is the
+/// header, `frame` what follows it): the ones'-complement sum of `frame[csum_start..]`,
+/// which already holds the pseudo-header sum at `csum_start + csum_offset`, is stored
+/// there. `false` when the header points outside the frame.
+pub fn complete_checksum(hdr: &[u8], frame: &mut [u8]) -> bool {
+    if hdr.len() < NET_HDR_LEN || hdr[0] & HDR_F_NEEDS_CSUM == 0 {
+        return true;
+    }
+    let start = usize::from(u16::from_le_bytes([hdr[6], hdr[7]]));
+    let field = start + usize::from(u16::from_le_bytes([hdr[8], hdr[9]]));
+    if start >= frame.len() || field + 2 > frame.len() {
+        return false;
+    }
+    let sum = netboot_core::net::csum::ones_complement_sum(&frame[start..], 0);
+    frame[field..field + 2].copy_from_slice(&(!sum).to_be_bytes());
+    true
+}
 /// Transmit slots (fewer if the queue is smaller; each takes two descriptors).
 pub const TX_SLOTS: u16 = 64;
 
@@ -496,9 +548,9 @@ mod device {
         }
     }
 
-    /// A zeroed, leaked buffer area for DMA (`count` buffers of [`BUF_LEN`]).
-    fn dma_slab(count: u16) -> Option<*mut u8> {
-        let layout = Layout::from_size_align(usize::from(count) * BUF_LEN, 64).ok()?;
+    /// A zeroed, leaked buffer area for DMA (`count` buffers of `len` bytes).
+    fn dma_slab(count: u16, len: usize) -> Option<*mut u8> {
+        let layout = Layout::from_size_align(usize::from(count) * len, 64).ok()?;
         // SAFETY: the size is non-zero (count ≥ 1 for every caller).
         let p = unsafe { alloc_zeroed(layout) };
         (!p.is_null()).then_some(p)
@@ -513,6 +565,9 @@ mod device {
         rx: VirtQueue,
         tx: VirtQueue,
         rx_bufs: *mut u8,
+        /// Receive buffers posted, and the length of each.
+        rx_count: u16,
+        rx_buf_len: usize,
         tx_bufs: *mut u8,
         tx_free: Vec<u16>,
         stopped: bool,
@@ -611,7 +666,7 @@ mod device {
             // SAFETY: as above; the queues' memory is zeroed, identity mapped and leaked,
             // so it stays valid for the device for the rest of the firmware's life.
             let result = unsafe { Self::negotiate_and_setup(&transport) };
-            let (mut rx, mut tx, ok_status) = match result {
+            let (mut rx, mut tx, ok_status, features) = match result {
                 Ok(v) => v,
                 Err(e) => {
                     // SAFETY: resetting then flagging FAILED only affects this device.
@@ -631,19 +686,25 @@ mod device {
                 Transport::Legacy { .. } => NET_HDR_LEN,
                 Transport::Modern { .. } => NET_HDR_LEN_MODERN,
             };
-            let rx_count = rx.size().min(RX_BUFFERS);
+            let (rx_count, rx_buf_len) = if features & F_GUEST_TSO4 != 0 {
+                (rx.size().min(BIG_RX_BUFFERS), BIG_BUF_LEN)
+            } else {
+                (rx.size().min(RX_BUFFERS), BUF_LEN)
+            };
             let tx_slots = (tx.size() / 2).clamp(1, TX_SLOTS);
-            let (Some(rx_bufs), Some(tx_bufs)) = (dma_slab(rx_count), dma_slab(tx_slots)) else {
+            let (Some(rx_bufs), Some(tx_bufs)) =
+                (dma_slab(rx_count, rx_buf_len), dma_slab(tx_slots, BUF_LEN))
+            else {
                 // SAFETY: as above.
                 unsafe { transport.reset() };
                 return Err(VirtioError::Queue(
                     RXQ,
-                    crate::virtio::QueueError::NoMemory(usize::from(rx_count) * BUF_LEN),
+                    crate::virtio::QueueError::NoMemory(usize::from(rx_count) * rx_buf_len),
                 ));
             };
             for i in 0..rx_count {
-                let addr = rx_bufs as u64 + u64::from(i) * BUF_LEN as u64;
-                rx.set_desc(i, addr, BUF_LEN as u32, DESC_F_WRITE, 0);
+                let addr = rx_bufs as u64 + u64::from(i) * rx_buf_len as u64;
+                rx.set_desc(i, addr, rx_buf_len as u32, DESC_F_WRITE, 0);
                 rx.push_avail(i);
             }
             for s in 0..tx_slots {
@@ -665,6 +726,8 @@ mod device {
                 rx,
                 tx,
                 rx_bufs,
+                rx_count,
+                rx_buf_len,
                 tx_bufs,
                 tx_free: (0..tx_slots).rev().collect(),
                 stopped: false,
@@ -674,25 +737,28 @@ mod device {
             })
         }
 
-        /// Features and queues; returns the queues and the status to add DRIVER_OK to.
+        /// Features and queues; returns the queues, the status to add DRIVER_OK to and the
+        /// negotiated features (low word).
         ///
         /// # Safety
         /// The transport's registers belong to a device in the DRIVER state.
         unsafe fn negotiate_and_setup(
             t: &Transport,
-        ) -> Result<(VirtQueue, VirtQueue, u8), VirtioError> {
+        ) -> Result<(VirtQueue, VirtQueue, u8, u32), VirtioError> {
             let base = status::ACKNOWLEDGE | status::DRIVER;
             match *t {
                 Transport::Legacy { io } => {
                     // SAFETY: legacy registers of this device (read features, write ours).
                     unsafe {
-                        if inl(io + reg::DEVICE_FEATURES) & F_MAC == 0 {
+                        let offered = inl(io + reg::DEVICE_FEATURES);
+                        if offered & F_MAC == 0 {
                             return Err(VirtioError::NoMac);
                         }
-                        outl(io + reg::DRIVER_FEATURES, F_MAC);
+                        let features = wanted_features(offered);
+                        outl(io + reg::DRIVER_FEATURES, features);
                         let rx = Self::legacy_queue(io, RXQ)?;
                         let tx = Self::legacy_queue(io, TXQ)?;
-                        Ok((rx, tx, base))
+                        Ok((rx, tx, base, features))
                     }
                 }
                 Transport::Modern { common: c, .. } => {
@@ -708,8 +774,9 @@ mod device {
                         if high & F_VERSION_1_HIGH == 0 {
                             return Err(VirtioError::FeaturesRefused);
                         }
+                        let features = wanted_features(low);
                         mmio_w32(c + common::DRIVER_FEATURE_SELECT, 0);
-                        mmio_w32(c + common::DRIVER_FEATURE, F_MAC);
+                        mmio_w32(c + common::DRIVER_FEATURE, features);
                         mmio_w32(c + common::DRIVER_FEATURE_SELECT, 1);
                         mmio_w32(c + common::DRIVER_FEATURE, F_VERSION_1_HIGH);
                         t.set_status(base | FEATURES_OK);
@@ -718,7 +785,7 @@ mod device {
                         }
                         let rx = Self::modern_queue(c, RXQ)?;
                         let tx = Self::modern_queue(c, TXQ)?;
-                        Ok((rx, tx, base | FEATURES_OK))
+                        Ok((rx, tx, base | FEATURES_OK, features))
                     }
                 }
             }
@@ -771,6 +838,11 @@ mod device {
                 Transport::Legacy { io } => alloc::format!("legacy I/O {io:#x}"),
                 Transport::Modern { common, .. } => alloc::format!("virtio 1.0 MMIO {common:#x}"),
             }
+        }
+
+        /// Whether large TCP segments (and partial checksums) are received.
+        pub fn large_segments(&self) -> bool {
+            self.rx_buf_len == BIG_BUF_LEN
         }
 
         /// (frames received, frames sent, frames dropped: too long or no transmit slot).
@@ -833,25 +905,23 @@ mod device {
             if self.stopped {
                 return None;
             }
-            let rx_count = self.rx.size().min(RX_BUFFERS);
             loop {
                 let (id, len) = self.rx.pop_used()?;
-                if id >= rx_count {
+                if id >= self.rx_count {
                     continue;
                 }
-                let len = (len as usize).min(BUF_LEN);
-                let at = usize::from(id) * BUF_LEN;
-                let frame = (len > self.hdr_len).then(|| {
-                    // SAFETY: buffer `id` is inside the receive slab and the device has
-                    // handed it back (used ring), so it no longer writes it.
-                    let b = unsafe {
-                        core::slice::from_raw_parts(
-                            self.rx_bufs.add(at + self.hdr_len),
-                            len - self.hdr_len,
-                        )
-                    };
-                    b.to_vec()
-                });
+                let len = (len as usize).min(self.rx_buf_len);
+                let at = usize::from(id) * self.rx_buf_len;
+                let frame = (len > self.hdr_len)
+                    .then(|| {
+                        // SAFETY: buffer `id` is inside the receive slab and the device
+                        // has handed it back (used ring), so it no longer writes it.
+                        let b = unsafe { core::slice::from_raw_parts(self.rx_bufs.add(at), len) };
+                        let (hdr, frame) = b.split_at(self.hdr_len);
+                        let mut frame = frame.to_vec();
+                        complete_checksum(hdr, &mut frame).then_some(frame)
+                    })
+                    .flatten();
                 // The descriptor still describes the whole buffer: post it again.
                 self.rx.push_avail(id);
                 // SAFETY: notifying the receive queue of this device.
@@ -890,11 +960,16 @@ mod device {
                     let m = nic.mac();
                     let _ = write!(
                         console,
-                        "virtio-net {f}: {}, {}, queues {}/{}\r\n",
+                        "virtio-net {f}: {}, {}, queues {}/{}{}\r\n",
                         netboot_core::platform::MacText(m),
                         nic.interface(),
                         nic.rx.size(),
-                        nic.tx.size()
+                        nic.tx.size(),
+                        if nic.large_segments() {
+                            ", large receive segments"
+                        } else {
+                            ""
+                        }
                     );
                     nics.push((m, nic));
                 }
@@ -961,7 +1036,7 @@ mod device {
             let mut caps = DeviceCapabilities::default();
             caps.medium = Medium::Ethernet;
             caps.max_transmission_unit = MAX_FRAME;
-            caps.max_burst_size = Some(usize::from(self.rx.size().min(RX_BUFFERS)));
+            caps.max_burst_size = Some(usize::from(self.rx_count));
             caps
         }
     }
@@ -1328,5 +1403,70 @@ mod tests {
             ]
         );
         assert_eq!(found[2].to_string(), "PCI 01:01.0");
+    }
+
+    #[test]
+    fn offloads_are_taken_only_together() {
+        assert_eq!(wanted_features(F_MAC), F_MAC);
+        assert_eq!(wanted_features(F_MAC | F_GUEST_TSO4), F_MAC);
+        assert_eq!(wanted_features(F_MAC | F_GUEST_CSUM), F_MAC);
+        let all = F_MAC | F_GUEST_CSUM | F_GUEST_TSO4;
+        assert_eq!(wanted_features(all | 1 << 15), all);
+    }
+
+    /// A TCP segment of `payload` bytes from 192.0.2.1 to 192.0.2.100 whose checksum
+    /// field holds only the pseudo-header sum, as a host hands it over with NEEDS_CSUM.
+    fn partial_tcp_frame(payload: usize) -> Vec<u8> {
+        use netboot_core::net::csum::ones_complement_sum;
+        let tcp_len = 20 + payload;
+        let mut f = std::vec![0u8; 14 + 20 + tcp_len];
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        let ip = &mut f[14..34];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&((20 + tcp_len) as u16).to_be_bytes());
+        ip[8] = 64;
+        ip[9] = 6;
+        ip[12..16].copy_from_slice(&[192, 0, 2, 1]);
+        ip[16..20].copy_from_slice(&[192, 0, 2, 100]);
+        let sum = !ones_complement_sum(ip, 0);
+        ip[10..12].copy_from_slice(&sum.to_be_bytes());
+        let tcp = &mut f[34..];
+        tcp[0..4].copy_from_slice(&[0, 80, 0xc0, 0]);
+        tcp[12] = 5 << 4;
+        tcp[13] = 0x18;
+        for (i, b) in tcp[20..].iter_mut().enumerate() {
+            *b = (i * 7 + 3) as u8;
+        }
+        let mut pseudo = [0u8; 12];
+        pseudo[..4].copy_from_slice(&[192, 0, 2, 1]);
+        pseudo[4..8].copy_from_slice(&[192, 0, 2, 100]);
+        pseudo[9] = 6;
+        pseudo[10..].copy_from_slice(&(tcp_len as u16).to_be_bytes());
+        let partial = ones_complement_sum(&pseudo, 0);
+        tcp[16..18].copy_from_slice(&partial.to_be_bytes());
+        f
+    }
+
+    #[test]
+    fn partial_checksums_are_completed() {
+        use netboot_core::net::csum::l4_checksum_ok;
+        let mut hdr = [0u8; NET_HDR_LEN_MODERN];
+        hdr[0] = HDR_F_NEEDS_CSUM;
+        hdr[6..8].copy_from_slice(&34u16.to_le_bytes());
+        hdr[8..10].copy_from_slice(&16u16.to_le_bytes());
+        for payload in [0, 1, 1448, 64_000] {
+            let mut frame = partial_tcp_frame(payload);
+            assert!(!l4_checksum_ok(&frame), "payload {payload}: partial passed");
+            assert!(complete_checksum(&hdr, &mut frame));
+            assert!(l4_checksum_ok(&frame), "payload {payload}");
+        }
+        // Without NEEDS_CSUM the frame is left alone.
+        let mut frame = partial_tcp_frame(10);
+        let before = frame.clone();
+        assert!(complete_checksum(&[0; NET_HDR_LEN], &mut frame));
+        assert_eq!(frame, before);
+        // A header pointing past the frame is refused.
+        hdr[6..8].copy_from_slice(&60u16.to_le_bytes());
+        assert!(!complete_checksum(&hdr, &mut partial_tcp_frame(0)));
     }
 }

@@ -5,6 +5,7 @@
 //! DHCP runs on a raw IPv4/UDP socket because it must send from 0.0.0.0 before the
 //! interface has an address; everything else uses ordinary smoltcp UDP and TCP sockets.
 
+pub mod csum;
 mod diag;
 mod fetch;
 
@@ -125,7 +126,9 @@ impl<D: Device> NetDevice<D> {
         let hw = HardwareAddress::Ethernet(EthernetAddress(mac));
         let mut config = Config::new(hw);
         config.random_seed = seed;
-        let iface = Interface::new(config, &mut device, instant(now));
+        // The interface keeps the capabilities it is made with: those of the checksum
+        // verifying wrapper that every poll passes it.
+        let iface = Interface::new(config, &mut csum::Verified(&mut device), instant(now));
         NetDevice {
             name: name.to_string(),
             device,
@@ -212,9 +215,11 @@ impl<D: Device> NetDevice<D> {
 
     /// Moves frames in and out; returns whether anything happened.
     pub fn poll(&mut self, now: Millis) -> bool {
-        self.iface
-            .poll(instant(now), &mut self.device, &mut self.sockets)
-            != smoltcp::iface::PollResult::None
+        self.iface.poll(
+            instant(now),
+            &mut csum::Verified(&mut self.device),
+            &mut self.sockets,
+        ) != smoltcp::iface::PollResult::None
     }
 
     /// How long the interface can sleep before it needs polling again.
