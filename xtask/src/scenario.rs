@@ -69,6 +69,11 @@ pub struct Scenario {
     /// use OVMF's driver.
     #[serde(default = "default_true")]
     pub nic_rom: bool,
+    /// Puts the NIC behind a PCI Express root port (q35) instead of on the root bus: the
+    /// firmware's driver then keeps the NIC (netboot.efi drives only root-bus virtio-net
+    /// functions itself), so the scenario covers the SNP path.
+    #[serde(default)]
+    pub nic_behind_bridge: bool,
     /// Files served by TFTP (and by HTTP on the lab), name → image reference (as for
     /// `image`; an absolute path names a host file, such as Debian's
     /// `/usr/lib/ipxe/ipxe.efi`).
@@ -770,11 +775,17 @@ fn qemu_command(
         )),
     };
     if let Some(netdev) = netdev {
+        let bus = if s.nic_behind_bridge {
+            q.args(["-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=1"]);
+            ",bus=rp1"
+        } else {
+            ""
+        };
         q.args([
             "-netdev",
             &netdev,
             "-device",
-            &format!("{},netdev=n0{nic_opts}", s.nic),
+            &format!("{},netdev=n0{bus}{nic_opts}", s.nic),
         ]);
     }
     Ok(q)

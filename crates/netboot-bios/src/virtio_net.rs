@@ -986,6 +986,13 @@ mod device {
         frame: Vec<u8>,
     }
 
+    impl VirtioRxToken {
+        /// The frame, without the virtio header.
+        pub fn into_frame(self) -> Vec<u8> {
+            self.frame
+        }
+    }
+
     impl phy::RxToken for VirtioRxToken {
         fn consume<R, F>(self, f: F) -> R
         where

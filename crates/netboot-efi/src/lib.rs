@@ -8,7 +8,11 @@
 //!   clock ([`clock`]), power ([`EfiPower`]), SMBIOS settings ([`smbios`]) and booting
 //!   ([`image`]: LoadImage/StartImage with a LoadFile2 initrd, [`initrd`], and the images
 //!   on a virtual filesystem for `initrd=NAME`, [`vfs`]).
-//! - [`SnpDevice`] is a smoltcp `phy::Device` over the Simple Network Protocol ([`snp`]).
+//! - [`SnpDevice`] is a smoltcp `phy::Device` over the Simple Network Protocol ([`snp`]);
+//!   when the NIC is a virtio-net function on the root PCI bus (a QEMU/KVM virtual
+//!   machine), it drives the NIC with netboot's own virtio-net driver instead ([`native`]:
+//!   64 KiB receive segments, about twice the throughput under QEMU), and gives it back to
+//!   the firmware's driver before another image starts.
 //! - [`pe`] explains images UEFI cannot start (a kernel without EFI stub, another CPU).
 //! - [`exit::exit_status`] is the EFI status returned to the boot manager at the end.
 //!
@@ -25,6 +29,7 @@ pub mod exit;
 mod handle;
 pub mod image;
 pub mod initrd;
+pub mod native;
 pub mod pe;
 mod platform;
 #[cfg(feature = "https")]

@@ -105,6 +105,15 @@ impl Platform for EfiPlatform {
             match SnpDevice::open(handle) {
                 Ok(dev) => {
                     let mac = dev.mac();
+                    if let Some(driver) = dev.native_summary() {
+                        let _ = writeln!(self.console, "NIC {}: netboot's {driver}", MacText(mac));
+                    } else if let Some(why) = dev.native_refused() {
+                        let _ = writeln!(
+                            self.console,
+                            "NIC {}: on the firmware's driver ({why})",
+                            MacText(mac)
+                        );
+                    }
                     if !nics.iter().any(|(m, _)| *m == mac) {
                         nics.push((mac, dev));
                     }

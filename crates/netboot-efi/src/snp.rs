@@ -26,6 +26,12 @@
 //! - [`SnpDevice::release`] (also on drop, when netboot returns to the boot manager)
 //!   additionally reconnects the firmware's drivers, so the next boot option (say, the
 //!   firmware's own PXE client) finds its network stack.
+//! - A virtio-net NIC on the root PCI bus is driven by netboot's own driver
+//!   ([`crate::native`]) after it was opened here: the SNP is closed, the firmware's
+//!   drivers are disconnected from the PCI function, and [`SnpDevice`] hands frames to and
+//!   from that driver instead. `hand_over` and `release` reset the device and connect the
+//!   firmware's drivers again (a new SNP handle, which `reclaim` finds by path and MAC
+//!   address like any other), and `reclaim` moves the NIC back to the native driver.
 
 use alloc::boxed::Box;
 use alloc::vec;
@@ -305,6 +311,10 @@ pub struct SnpDevice {
     rx_burst: usize,
     tx: TxPool,
     stats: SnpStats,
+    /// netboot's own driver, when it drives the NIC in place of SNP ([`crate::native`]).
+    native: Option<crate::native::Native>,
+    /// Why the native driver could not take the NIC, once it tried.
+    native_refused: Option<&'static str>,
 }
 
 impl fmt::Debug for SnpDevice {
@@ -314,6 +324,7 @@ impl fmt::Debug for SnpDevice {
             .field("mtu", &self.mtu)
             .field("state", &self.state)
             .field("stats", &self.stats)
+            .field("native", &self.native.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -339,7 +350,7 @@ impl SnpDevice {
         } else {
             1
         };
-        Ok(SnpDevice {
+        let mut dev = SnpDevice {
             handle,
             path: device_path_bytes(handle),
             snp: Some(snp),
@@ -350,7 +361,53 @@ impl SnpDevice {
             rx_burst: 0,
             tx: TxPool::new(tx_limit),
             stats: SnpStats::default(),
-        })
+            native: None,
+            native_refused: None,
+        };
+        dev.go_native()?;
+        Ok(dev)
+    }
+
+    /// Whether netboot's own driver drives the NIC (else the firmware's, through SNP).
+    pub fn is_native(&self) -> bool {
+        self.native.is_some()
+    }
+
+    /// What drives the NIC when netboot's own driver does (`virtio-net legacy I/O 0xc000,
+    /// large receive segments`), for the console.
+    pub fn native_summary(&self) -> Option<alloc::string::String> {
+        let nic = &self.native.as_ref()?.nic;
+        let large = if nic.large_segments() {
+            ", large receive segments"
+        } else {
+            ""
+        };
+        Some(alloc::format!("virtio-net {}{large}", nic.interface()))
+    }
+
+    /// Why netboot's own driver could not take a NIC it should have been able to drive.
+    pub fn native_refused(&self) -> Option<&'static str> {
+        self.native_refused
+    }
+
+    /// Moves an open NIC from SNP to netboot's own driver when [`crate::native`] can drive
+    /// it; otherwise (or if taking it fails) the NIC stays on, or returns to, SNP.
+    fn go_native(&mut self) -> Result<(), SnpError> {
+        let Some(candidate) = self.path.as_deref().and_then(crate::native::candidate) else {
+            return Ok(());
+        };
+        self.close();
+        match crate::native::take(candidate, self.mac) {
+            Ok(native) => {
+                self.native = Some(native);
+                self.state = State::Open;
+                Ok(())
+            }
+            Err(why) => {
+                self.native_refused = Some(why);
+                self.reopen_snp()
+            }
+        }
     }
 
     /// The NIC's current MAC address.
@@ -371,6 +428,9 @@ impl SnpDevice {
     /// Whether the link is up (`MediaPresent`); `true` when the driver cannot tell, or
     /// while the device is released.
     pub fn link_up(&self) -> bool {
+        if self.native.is_some() {
+            return true;
+        }
         match &self.snp {
             Some(snp) => {
                 let mode = snp.mode();
@@ -391,7 +451,10 @@ impl SnpDevice {
     /// chained loader can use them. The device reopens itself on next use
     /// ([`SnpDevice::reclaim`]).
     pub fn release(&mut self) {
-        if self.close() {
+        if let Some(native) = self.native.take() {
+            native.give_back(true);
+            self.state = State::Released;
+        } else if self.close() {
             let _ = boot::connect_controller(self.handle, &[], None, true);
         }
     }
@@ -401,7 +464,12 @@ impl SnpDevice {
     /// documentation: Debian's `ipxe.efi` does not return from StartImage when it
     /// found them connected). The image finds the NIC STOPPED, its SNP free to open.
     pub fn hand_over(&mut self) {
-        self.close();
+        if let Some(native) = self.native.take() {
+            native.give_back(false);
+            self.state = State::Released;
+        } else {
+            self.close();
+        }
     }
 
     /// Shutdown, Stop and close the exclusive open, without reconnecting anything;
@@ -434,9 +502,15 @@ impl SnpDevice {
     /// Stop whatever state the previous owner left, then Start, Initialize and the
     /// receive filters.
     pub fn reclaim(&mut self) -> Result<(), SnpError> {
-        if self.snp.is_some() {
+        if self.snp.is_some() || self.native.is_some() {
             return Ok(());
         }
+        self.reopen_snp()?;
+        self.go_native()
+    }
+
+    /// The SNP part of [`SnpDevice::reclaim`].
+    fn reopen_snp(&mut self) -> Result<(), SnpError> {
         let result = match reopen(self.handle) {
             Ok(snp) => Ok(snp),
             Err(first) => {
@@ -479,7 +553,7 @@ impl SnpDevice {
     /// The open protocol, reopening after a release; `None` if the NIC is unusable.
     fn ensure_open(&mut self) -> bool {
         match self.state {
-            State::Open => self.snp.is_some(),
+            State::Open => self.snp.is_some() || self.native.is_some(),
             State::Released => self.reclaim().is_ok(),
             State::Failed => false,
         }
@@ -612,9 +686,12 @@ fn set_receive_filters(snp: &mut SimpleNetwork) {
     }
 }
 
-/// A received frame.
-pub struct SnpRxToken<'a> {
-    frame: &'a [u8],
+/// A received frame: in the SNP receive buffer, or handed over by the native driver.
+pub enum SnpRxToken<'a> {
+    /// Read by SNP `Receive`.
+    Snp(&'a [u8]),
+    /// From netboot's own driver.
+    Native(Vec<u8>),
 }
 
 impl phy::RxToken for SnpRxToken<'_> {
@@ -622,12 +699,23 @@ impl phy::RxToken for SnpRxToken<'_> {
     where
         F: FnOnce(&[u8]) -> R,
     {
-        f(self.frame)
+        match self {
+            SnpRxToken::Snp(frame) => f(frame),
+            SnpRxToken::Native(frame) => f(&frame),
+        }
     }
 }
 
-/// Permission to transmit one frame from the pool.
-pub struct SnpTxToken<'a> {
+/// Permission to transmit one frame: from the SNP pool, or through the native driver.
+pub enum SnpTxToken<'a> {
+    /// Through SNP `Transmit`.
+    Snp(SnpTx<'a>),
+    /// Through netboot's own driver.
+    Native(netboot_bios::virtio_net::VirtioTxToken<'a>),
+}
+
+/// A frame for SNP `Transmit`: the open protocol, the buffer pool and the counters.
+pub struct SnpTx<'a> {
     snp: &'a mut SimpleNetwork,
     pool: &'a mut TxPool,
     stats: &'a mut SnpStats,
@@ -638,7 +726,10 @@ impl phy::TxToken for SnpTxToken<'_> {
     where
         F: FnOnce(&mut [u8]) -> R,
     {
-        let SnpTxToken { snp, pool, stats } = self;
+        let (snp, pool, stats) = match self {
+            SnpTxToken::Snp(SnpTx { snp, pool, stats }) => (snp, pool, stats),
+            SnpTxToken::Native(token) => return token.consume(len, f),
+        };
         if pool.free_index().is_none() {
             pool.recycle(snp, stats);
         }
@@ -669,9 +760,14 @@ impl Device for SnpDevice {
     type RxToken<'a> = SnpRxToken<'a>;
     type TxToken<'a> = SnpTxToken<'a>;
 
-    fn receive(&mut self, _timestamp: Instant) -> Option<(SnpRxToken<'_>, SnpTxToken<'_>)> {
+    fn receive(&mut self, timestamp: Instant) -> Option<(SnpRxToken<'_>, SnpTxToken<'_>)> {
         if !self.ensure_open() {
             return None;
+        }
+        if let Some(native) = self.native.as_mut() {
+            let (rx, tx) = native.nic.receive(timestamp)?;
+            self.stats.rx_frames += 1;
+            return Some((SnpRxToken::Native(rx.into_frame()), SnpTxToken::Native(tx)));
         }
         let snp = self.snp.as_deref_mut()?;
         if self.rx_burst >= RX_QUOTA {
@@ -700,34 +796,39 @@ impl Device for SnpDevice {
         self.rx_burst += 1;
         self.stats.rx_frames += 1;
         Some((
-            SnpRxToken {
-                frame: &self.rx[..len],
-            },
-            SnpTxToken {
+            SnpRxToken::Snp(&self.rx[..len]),
+            SnpTxToken::Snp(SnpTx {
                 snp,
                 pool: &mut self.tx,
                 stats: &mut self.stats,
-            },
+            }),
         ))
     }
 
-    fn transmit(&mut self, _timestamp: Instant) -> Option<SnpTxToken<'_>> {
+    fn transmit(&mut self, timestamp: Instant) -> Option<SnpTxToken<'_>> {
         if !self.ensure_open() {
             return None;
+        }
+        if let Some(native) = self.native.as_mut() {
+            self.stats.tx_frames += 1;
+            return native.nic.transmit(timestamp).map(SnpTxToken::Native);
         }
         let snp = self.snp.as_deref_mut()?;
         if self.tx.free_index().is_none() {
             self.tx.recycle(snp, &mut self.stats);
         }
         self.tx.free_index()?;
-        Some(SnpTxToken {
+        Some(SnpTxToken::Snp(SnpTx {
             snp,
             pool: &mut self.tx,
             stats: &mut self.stats,
-        })
+        }))
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
+        if let Some(native) = &self.native {
+            return native.nic.capabilities();
+        }
         let mut caps = DeviceCapabilities::default();
         caps.medium = Medium::Ethernet;
         caps.max_transmission_unit = self.mtu;
