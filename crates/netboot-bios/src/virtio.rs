@@ -191,11 +191,27 @@ impl VirtQueue {
         Some((id, len))
     }
 
+    /// Whether the device asks to be told about new available chains: its used ring's
+    /// flags lack `VIRTQ_USED_F_NO_NOTIFY`. Only a hint, and safe to follow: a device
+    /// that clears the flag looks at the available ring again afterwards (QEMU does), so a
+    /// chain made available before that is not missed. Call after [`VirtQueue::push_avail`]
+    /// (whose fence orders this read after the new index).
+    pub fn needs_notify(&self) -> bool {
+        // SAFETY: the used ring's flags field (at `used`) is inside the allocation,
+        // 2-byte aligned; the device may change it at any time, hence the volatile read.
+        let flags =
+            u16::from_le(unsafe { ptr::read_volatile(self.base.add(self.used).cast::<u16>()) });
+        flags & USED_F_NO_NOTIFY == 0
+    }
+
     /// Chains the device has not handed back yet (available minus used).
     pub fn in_flight(&self) -> u16 {
         self.avail_idx.wrapping_sub(self.last_used)
     }
 }
+
+/// `VIRTQ_USED_F_NO_NOTIFY`: the device does not need notifications now.
+const USED_F_NO_NOTIFY: u16 = 1;
 
 #[cfg(test)]
 mod tests {
@@ -241,6 +257,22 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn notifications_follow_the_device_hint() {
+        let mut q = VirtQueue::new(4).expect("queue");
+        q.push_avail(0);
+        assert!(q.needs_notify());
+        // The device sets VIRTQ_USED_F_NO_NOTIFY while it has buffers, clears it when it
+        // wants to hear of new ones.
+        // SAFETY: the used ring's flags field, inside the queue's allocation.
+        unsafe { ptr::write_volatile(q.base.add(q.used).cast::<u16>(), USED_F_NO_NOTIFY) };
+        q.push_avail(1);
+        assert!(!q.needs_notify());
+        // SAFETY: as above.
+        unsafe { ptr::write_volatile(q.base.add(q.used).cast::<u16>(), 0) };
+        assert!(q.needs_notify());
     }
 
     #[test]

@@ -315,6 +315,9 @@ pub struct SnpDevice {
     native: Option<crate::native::Native>,
     /// Why the native driver could not take the NIC, once it tried.
     native_refused: Option<&'static str>,
+    /// The native driver's last received frame (kept allocated: a pool allocation per
+    /// frame is two boot-service calls).
+    native_rx: Vec<u8>,
 }
 
 impl fmt::Debug for SnpDevice {
@@ -363,6 +366,7 @@ impl SnpDevice {
             stats: SnpStats::default(),
             native: None,
             native_refused: None,
+            native_rx: Vec::new(),
         };
         dev.go_native()?;
         Ok(dev)
@@ -686,23 +690,15 @@ fn set_receive_filters(snp: &mut SimpleNetwork) {
     }
 }
 
-/// A received frame: in the SNP receive buffer, or handed over by the native driver.
-pub enum SnpRxToken<'a> {
-    /// Read by SNP `Receive`.
-    Snp(&'a [u8]),
-    /// From netboot's own driver.
-    Native(Vec<u8>),
-}
+/// A received frame, in the SNP receive buffer or the native driver's.
+pub struct SnpRxToken<'a>(&'a [u8]);
 
 impl phy::RxToken for SnpRxToken<'_> {
     fn consume<R, F>(self, f: F) -> R
     where
         F: FnOnce(&[u8]) -> R,
     {
-        match self {
-            SnpRxToken::Snp(frame) => f(frame),
-            SnpRxToken::Native(frame) => f(&frame),
-        }
+        f(self.0)
     }
 }
 
@@ -760,14 +756,19 @@ impl Device for SnpDevice {
     type RxToken<'a> = SnpRxToken<'a>;
     type TxToken<'a> = SnpTxToken<'a>;
 
-    fn receive(&mut self, timestamp: Instant) -> Option<(SnpRxToken<'_>, SnpTxToken<'_>)> {
+    fn receive(&mut self, _timestamp: Instant) -> Option<(SnpRxToken<'_>, SnpTxToken<'_>)> {
         if !self.ensure_open() {
             return None;
         }
         if let Some(native) = self.native.as_mut() {
-            let (rx, tx) = native.nic.receive(timestamp)?;
+            if !native.nic.recv_into(&mut self.native_rx) {
+                return None;
+            }
             self.stats.rx_frames += 1;
-            return Some((SnpRxToken::Native(rx.into_frame()), SnpTxToken::Native(tx)));
+            return Some((
+                SnpRxToken(&self.native_rx),
+                SnpTxToken::Native(native.nic.tx_token()),
+            ));
         }
         let snp = self.snp.as_deref_mut()?;
         if self.rx_burst >= RX_QUOTA {
@@ -796,7 +797,7 @@ impl Device for SnpDevice {
         self.rx_burst += 1;
         self.stats.rx_frames += 1;
         Some((
-            SnpRxToken::Snp(&self.rx[..len]),
+            SnpRxToken(&self.rx[..len]),
             SnpTxToken::Snp(SnpTx {
                 snp,
                 pool: &mut self.tx,
