@@ -11,7 +11,7 @@
 //! - [`SnpDevice`] is a smoltcp `phy::Device` over the Simple Network Protocol ([`snp`]);
 //!   when the NIC is a virtio-net function on the root PCI bus (a QEMU/KVM virtual
 //!   machine), it drives the NIC with netboot's own virtio-net driver instead ([`native`]:
-//!   64 KiB receive segments, about twice the throughput under QEMU), and gives it back to
+//!   64 KiB receive segments, about 3.5 times the throughput under QEMU), and gives it back to
 //!   the firmware's driver before another image starts.
 //! - [`pe`] explains images UEFI cannot start (a kernel without EFI stub, another CPU).
 //! - [`exit::exit_status`] is the EFI status returned to the boot manager at the end.
