@@ -965,12 +965,7 @@ mod device {
                         let b =
                             unsafe { core::slice::from_raw_parts_mut(self.rx_bufs.add(at), len) };
                         let (hdr, frame) = b.split_at_mut(self.hdr_len);
-                        let ok = if offload {
-                            offload_accept(hdr, frame)
-                        } else {
-                            true
-                        };
-                        ok.then(|| f(frame))
+                        (!offload || offload_accept(hdr, frame)).then(|| f(frame))
                     })
                     .flatten();
                 // The descriptor still describes the whole buffer: post it again. Each
@@ -1075,7 +1070,7 @@ mod device {
             _timestamp: Instant,
         ) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
             let frame = self.recv()?;
-            Some((VirtioRxToken { frame }, VirtioTxToken { nic: self }))
+            Some((VirtioRxToken { frame }, self.tx_token()))
         }
 
         fn transmit(&mut self, _timestamp: Instant) -> Option<Self::TxToken<'_>> {
@@ -1083,7 +1078,7 @@ mod device {
                 return None;
             }
             self.reclaim_tx();
-            (!self.tx_free.is_empty()).then_some(VirtioTxToken { nic: self })
+            (!self.tx_free.is_empty()).then(|| self.tx_token())
         }
 
         fn capabilities(&self) -> DeviceCapabilities {

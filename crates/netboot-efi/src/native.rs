@@ -20,8 +20,7 @@ use uefi::Handle;
 use uefi::boot;
 use uefi::proto::device_path::DevicePath;
 
-/// The end-of-entire-path node.
-const END_NODE: [u8; 4] = [0x7f, 0xff, 0x04, 0x00];
+use crate::snp::END_NODE;
 
 /// Whether the native driver is built in (`NETBOOT_SNP_ONLY` unset at build time).
 pub const ENABLED: bool = option_env!("NETBOOT_SNP_ONLY").is_none();

@@ -174,7 +174,7 @@ pub fn inventory() -> alloc::string::String {
 }
 
 /// The end-of-entire-path node.
-const END_NODE: [u8; 4] = [0x7f, 0xff, 0x04, 0x00];
+pub(crate) const END_NODE: [u8; 4] = [0x7f, 0xff, 0x04, 0x00];
 
 /// Whether device path `child` lies strictly below `parent` (both whole paths, with end
 /// nodes).

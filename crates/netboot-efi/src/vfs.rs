@@ -79,7 +79,7 @@ pub fn image_device_path(name: &str) -> Vec<u8> {
         let end = out.len();
         out[end - 2..].fill(0);
     }
-    out.extend_from_slice(&[0x7f, 0xff, 0x04, 0x00]);
+    out.extend_from_slice(&crate::snp::END_NODE);
     out
 }
 
